@@ -1,0 +1,18 @@
+/*
+ * ctl.h: posternctl's local operations (those that do not go through the
+ * control socket).
+ */
+#ifndef POSTERN_CTL_H
+#define POSTERN_CTL_H
+
+#include "config.h"
+
+/*
+ * Generate a DKIM key for a configured domain into signd's key directory
+ * (owned by signd's user, mode 0400) and print the DNS record to publish.
+ * Runs as root.  Returns 0, or 1 with a message on stderr.
+ */
+int	ctl_dkim_keygen(const struct config *, const char *domain,
+	    const char *selector, const char *alg, int bits, int json);
+
+#endif
