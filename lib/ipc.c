@@ -322,6 +322,17 @@ ipc_parse(struct ipc *ipc)
 		}
 		if (ipc->rlen - off < IPC_HDR_SIZE + hdr.len)
 			break;
+		/*
+		 * A descriptor arrives with the first byte of its message.
+		 * If this message claims none and ends the buffer, any
+		 * descriptor waiting came with it or before it: unannounced.
+		 */
+		if (!(hdr.flags & IPC_F_FD) && ipc->nrfds > 0 &&
+		    off + IPC_HDR_SIZE + hdr.len == ipc->rlen) {
+			ipc_fail(ipc, "%s: descriptor without a message",
+			    ipc->peername);
+			return -1;
+		}
 		msg.fd = -1;
 		if (hdr.flags & IPC_F_FD) {
 			if ((msg.fd = ipc_take_fd(ipc)) == -1) {
