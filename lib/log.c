@@ -67,6 +67,15 @@ log_emit(int prio, const char *name, int pid, const char *msg)
 			syslog(prio, "%s: %s", name, msg);
 		break;
 	case LOG_TO_STDERR:
+		if (getenv("JOURNAL_STREAM") != NULL) {
+			/* journald stamps lines itself. */
+			if (pid > 0)
+				fprintf(stderr, "<%d>%s[%d]: %s\n", prio, name,
+				    pid, msg);
+			else
+				fprintf(stderr, "<%d>%s: %s\n", prio, name, msg);
+			break;
+		}
 		clock_gettime(CLOCK_REALTIME, &now);
 		gmtime_r(&now.tv_sec, &tm);
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
