@@ -43,7 +43,7 @@ static const int child_procs[] = {
 static const int peer_pairs[][2] = {
 	{ PROC_SMTPD, PROC_AUTHD },
 	{ PROC_SMTPD, PROC_QUEUED },
-	{ PROC_SMTPD, PROC_SIGND },
+	/* smtpd <-> signd comes with TLS key containment. */
 	{ PROC_QUEUED, PROC_SIGND },
 	{ PROC_QUEUED, PROC_RELAYD },
 };
