@@ -164,6 +164,12 @@ dkim_body_feed(struct dkim_body *b, const void *data, size_t n)
 			p++;
 			continue;
 		}
+		if (*p == '\n') {
+			/* a bare LF ends a line, as receivers read it */
+			p++;
+			body_line_end(b);
+			continue;
+		}
 		if (relaxed && IS_WSP(*p)) {
 			b->wsp = 1;
 			p++;
@@ -172,10 +178,13 @@ dkim_body_feed(struct dkim_body *b, const void *data, size_t n)
 		/* a run of ordinary bytes goes out in one piece */
 		q = p + 1;
 		if (relaxed) {
-			while (q < end && *q != '\r' && !IS_WSP(*q))
+			while (q < end && *q != '\r' && *q != '\n' &&
+			    !IS_WSP(*q))
 				q++;
-		} else if ((q = memchr(q, '\r', end - q)) == NULL)
-			q = end;
+		} else {
+			while (q < end && *q != '\r' && *q != '\n')
+				q++;
+		}
 		body_content(b, p, q - p);
 		p = q;
 	}

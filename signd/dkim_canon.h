@@ -32,11 +32,12 @@
  *	  single CRLF (3.4.3);
  *	- relaxed: an unterminated last line gets a CRLF; an empty body
  *	  stays empty (3.4.4).
- * The line terminator is exactly CRLF: a lone CR or LF is an ordinary
- * byte (queued stores CRLF lines, so this only matters for hostile input,
- * and it is what the common verifiers do).  Relaxed drops the whitespace
- * at the end of the unterminated last line too, reading 3.4.4's "end of
- * lines" as covering it.
+ * Lines end with CRLF or with a bare LF; a lone CR is an ordinary byte.
+ * queued stores CRLF lines, so this matters only for odd input, and it is
+ * how the receivers see such a body: SMTP servers turn a bare LF into a
+ * line end, and verifiers (dkimpy, OpenDKIM) read it as one.  Relaxed
+ * drops the whitespace at the end of the unterminated last line too,
+ * reading 3.4.4's "end of lines" as covering it.
  *
  * No allocation, no failure: any byte sequence is a body.
  */

@@ -144,9 +144,13 @@ test_body_edges(void)
 	/* empty lines inside the body stay */
 	B(DKIM_CANON_RELAXED, "a\r\n\r\n\r\nb\r\n\r\n", "a\r\n\r\n\r\nb\r\n");
 	B(DKIM_CANON_SIMPLE, "\r\n\r\nb\r\n", "\r\n\r\nb\r\n");
-	/* lone CR and LF are ordinary bytes; a CR at the very end too */
-	B(DKIM_CANON_SIMPLE, "a\rb\nc\r\n", "a\rb\nc\r\n");
+	/* a lone CR is an ordinary byte, a CR at the very end too */
+	B(DKIM_CANON_SIMPLE, "a\rb\r\n", "a\rb\r\n");
 	B(DKIM_CANON_RELAXED, "a \r b\r\n", "a \r b\r\n");
+	/* a bare LF ends a line */
+	B(DKIM_CANON_SIMPLE, "a\nb \n\n", "a\r\nb \r\n");
+	B(DKIM_CANON_RELAXED, "a\nb \n\n", "a\r\nb\r\n");
+	B(DKIM_CANON_RELAXED, "a\r\r\n\n\r\n", "a\r\r\n");
 	B(DKIM_CANON_SIMPLE, "a\r", "a\r\r\n");
 	B(DKIM_CANON_RELAXED, "\r\n\r", "\r\n\r\r\n");
 	B(DKIM_CANON_RELAXED, "a\r\r\n", "a\r\r\n");
@@ -167,12 +171,12 @@ ref_body(enum dkim_canon c, const char *in, size_t len, char *out)
 
 	while (i < len) {
 		start = i;
-		while (i < len && !(in[i] == '\r' && i + 1 < len &&
-		    in[i + 1] == '\n'))
+		while (i < len && in[i] != '\n' && !(in[i] == '\r' &&
+		    i + 1 < len && in[i + 1] == '\n'))
 			i++;
 		end = i;
 		if (i < len)
-			i += 2;
+			i += in[i] == '\n' ? 1 : 2;
 		lo = o;
 		if (c == DKIM_CANON_RELAXED) {
 			while (end > start && (in[end - 1] == ' ' ||
