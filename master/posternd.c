@@ -16,6 +16,7 @@
  * answers) and posternctl over the control socket (MSG_CTL_REQ).
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -129,6 +130,24 @@ on_ping(evutil_socket_t fd, short ev, void *arg)
 	}
 }
 
+/*
+ * smtpd holds one descriptor per session and relayd one per connection:
+ * the children inherit a limit fit for tens of thousands of sessions.
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_max < 65536)
+		rl.rlim_max = 65536;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE");
+}
+
 static void
 write_pidfile(const char *path)
 {
@@ -189,6 +208,7 @@ main(int argc, char **argv)
 
 	umask(022);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	master_prepare_dirs(master_conf);
 	master_open_listeners(master_conf);
 

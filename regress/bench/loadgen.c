@@ -3,7 +3,10 @@
  *
  *	loadgen -H addr -p port [-c sessions] [-m msgs-per-session]
  *	    [-z bytes] [-t plain|starttls|tls] [-u user -k token]
- *	    [-P] [-d seconds] [-w warmup-seconds] [-r rcpt] [-f from]
+ *	    [-P] [-d seconds] [-w warmup-seconds] [-r rcpt] [-f from] [-I]
+ *
+ * -I: idle mode: open the sessions, authenticate, print "idle=N" once all
+ * are authenticated, and hold them until killed (memory per session).
  *
  * Runs `sessions' concurrent sessions; each connects, (STARTTLS,) EHLO,
  * AUTH PLAIN, then sends `msgs' messages (realistic headers, a 76-column
@@ -19,6 +22,7 @@
  * bottleneck.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -73,7 +77,7 @@ static long done_msgs, measured;
 static double *lat;
 static size_t nlat, latcap;
 static long errors[600], conn_errors;
-static int active, stopping, once;
+static int active, stopping, once, idle, nidle;
 
 static double
 now(void)
@@ -210,6 +214,15 @@ sess_reply(struct sess *s, int code)
 		if (code != 235) {
 			errors[code]++;
 			return -1;
+		}
+		if (idle) {
+			/* Hold the authenticated session open and quiet. */
+			s->step = S_DONE;
+			if (++nidle == nsess) {
+				printf("idle=%d\n", nidle);
+				fflush(stdout);
+			}
+			break;
 		}
 		queue_message(s);
 		break;
@@ -442,9 +455,10 @@ main(int argc, char **argv)
 	double elapsed;
 	struct timeval tv;
 
-	while ((ch = getopt(argc, argv, "H:p:c:m:z:t:u:k:Pd:w:r:f:")) != -1) {
+	while ((ch = getopt(argc, argv, "H:Ip:c:m:z:t:u:k:Pd:w:r:f:")) != -1) {
 		switch (ch) {
 		case 'H': host = optarg; break;
+		case 'I': idle = 1; break;
 		case 'p': port = atoi(optarg); break;
 		case 'c': nsess = atoi(optarg); break;
 		case 'm': nmsg = atoi(optarg); break;
@@ -492,6 +506,12 @@ main(int argc, char **argv)
 	t_measure = t_start + warmup;
 	t_end = duration ? t_measure + duration : 0;
 	once = duration == 0;	/* each session runs once */
+	if (idle) {
+		struct rlimit rl = { nsess + 64, nsess + 64 };
+
+		setrlimit(RLIMIT_NOFILE, &rl);
+		once = 1;
+	}
 	for (i = 0; i < nsess; i++)
 		sess_start();
 	if (duration) {
