@@ -104,8 +104,13 @@ enum msg_type {
 	 */
 	MSG_RELAY_BATCH = 500,	/* u64 batch, str queue id, str sender,
 				   str domain, u32 body flags, u64 size,
-				   u32 n, n x (u32 index, str recipient)
-				   + fd (read-only message) */
+				   u32 n, n x (u32 index, str recipient),
+				   bytes DKIM header text to send before
+				   the message (CRLF lines, may be empty)
+				   + fd (read-only message, CRLF lines,
+				   headers first; size counts both the
+				   prefix and the file; index is echoed
+				   in MSG_RELAY_RESULT) */
 	MSG_RELAY_RESULT,	/* u64 batch, u32 index, struct relay_result
 				   fields (see relay_result_write) */
 	MSG_RELAY_DONE,		/* u64 batch: no more results for it */
