@@ -3,6 +3,7 @@
  * See queue_env.h for the file format.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -405,6 +406,23 @@ qid_new(int64_t now)
 		id = (uint64_t)now << 28 | (arc4random() & 0x0fffffff);
 	} while (id == 0);
 	return id;
+}
+
+void
+qtok_format(uint64_t id, char buf[QID_LEN + 1])
+{
+	snprintf(buf, QID_LEN + 1, "%016llx", (unsigned long long)id);
+}
+
+int
+qtok_parse(const char *s, uint64_t *idp)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > QID_LEN || strspn(s, "0123456789abcdefABCDEF") != n)
+		return -1;
+	*idp = strtoull(s, NULL, 16);
+	return *idp == 0 ? -1 : 0;
 }
 
 uint32_t

@@ -115,6 +115,14 @@ uint64_t qid_parse(const char *s);
 /* A new id: seconds in the top 36 bits, random below. */
 uint64_t qid_new(int64_t now);
 
+/*
+ * Token ids as `posternctl token list' prints them (16 lower-case hex
+ * digits; 1 to 16 digits of either case are read).  Kept here so that
+ * queued does not link the token hashing code and its crypto library.
+ */
+void	qtok_format(uint64_t, char buf[QID_LEN + 1]);
+int	qtok_parse(const char *s, uint64_t *);
+
 /* Counting helpers. */
 uint32_t env_count(const struct envelope *, uint32_t state);
 /* The domain part of an address (after the last '@'), or "". */
