@@ -205,6 +205,7 @@ dkim_msg_read(struct dkim_msg *m, int fd, size_t maxhdr, char *err,
 		    "header section over %zu bytes", maxhdr);
 	}
 	/* hlen excludes the CRLF of the last field: fields end at a CRLF */
+	m->hblock = m->hlen;
 	if (m->hlen >= 2 && m->hbuf[m->hlen - 2] == '\r' &&
 	    m->hbuf[m->hlen - 1] == '\n')
 		m->hlen -= 2;
@@ -222,7 +223,7 @@ dkim_msg_free(struct dkim_msg *m)
 	free(m->fields);
 	m->hbuf = NULL;
 	m->fields = NULL;
-	m->nfields = m->hlen = 0;
+	m->nfields = m->hlen = m->hblock = 0;
 }
 
 static int

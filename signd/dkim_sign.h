@@ -82,7 +82,9 @@ struct dkim_field {
 struct dkim_msg {
 	int		 fd;
 	char		*hbuf;
-	size_t		 hlen;		/* bytes of hbuf in use */
+	size_t		 hlen;		/* the fields, last CRLF excluded */
+	size_t		 hblock;	/* the fields, last CRLF included
+					   (as lib/mailhdr.h reads them) */
 	struct dkim_field *fields;
 	size_t		 nfields;
 	off_t		 body_off;	/* where the body begins in fd */
