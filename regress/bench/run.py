@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""run.py: postern's benchmarks (make bench) and the side-by-side run
+against Postfix, OpenSMTPD and Exim (make bench-peers).
+
+    python3 regress/bench/run.py [--build DIR] [--runs 5] [--seconds 30]
+                                 [--warmup 5] [--quick] [--peers]
+
+Each throughput figure is the median of --runs steady-state runs of
+--seconds after --warmup, by regress/bench/loadgen against a daemon
+started as in the tests (its own root, loopback address and ports),
+relaying to regress/bench/benchsink.  A run ends only when every accepted
+message has reached the sink, and one delivered message is checked with
+python3-dkim.  Prints one table; figures are also written as JSON to
+build/bench.json.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(TOP, "regress", "e2e"))
+import postern_test  # noqa: E402
+from postern_test import Postern, free_port, pick_ip, wait_for  # noqa: E402
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--build", default="build")
+ap.add_argument("--runs", type=int, default=5)
+ap.add_argument("--seconds", type=int, default=30)
+ap.add_argument("--warmup", type=int, default=5)
+ap.add_argument("--quick", action="store_true", help="1 run of 10 s: a smoke test of the harness")
+ap.add_argument("--peers", action="store_true")
+ap.add_argument("--only", default=None, help="comma list of sections")
+args = ap.parse_args()
+if args.quick:
+    args.runs, args.seconds, args.warmup = 1, 10, 2
+BUILD = os.path.abspath(os.path.join(TOP, args.build))
+os.environ["POSTERN_BUILD"] = BUILD
+postern_test.BUILD = BUILD
+LOADGEN = os.path.join(BUILD, "regress", "bench", "loadgen")
+SINK = os.path.join(BUILD, "regress", "bench", "benchsink")
+results = {}
+rows = []
+
+
+def want(section):
+    return args.only is None or section in args.only.split(",")
+
+
+def parse_kv(line):
+    return {k: v for k, v in re.findall(r"(\w+)=(\S+)", line)}
+
+
+class BenchSink:
+    def __init__(self, mode="plain"):
+        self.ip = pick_ip()
+        self.port = free_port(self.ip)
+        self.dir = tempfile.mkdtemp(prefix="postern-bsink-")
+        self.counter = os.path.join(self.dir, "count")
+        self.saved = os.path.join(self.dir, "first.eml")
+        cert, key = postern_test.tls_files()
+        cmd = [SINK, "-H", self.ip, "-p", str(self.port), "-t", mode, "-o",
+               self.counter, "-s", self.saved]
+        if mode != "plain":
+            cmd += ["-c", cert, "-k", key]
+        self.proc = subprocess.Popen(cmd)
+        wait_for(lambda: os.path.exists(self.counter), 5, "benchsink")
+
+    def count(self):
+        try:
+            with open(self.counter) as f:
+                return int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(10)
+
+
+def loadgen(ip, port, sessions, msgs, size, mode="starttls", user=None,
+            token=None, seconds=0, warmup=0, pipelining=False, rcpt="sink@dest.test"):
+    cmd = [LOADGEN, "-H", ip, "-p", str(port), "-c", str(sessions), "-m",
+           str(msgs), "-z", str(size), "-t", mode, "-r", rcpt]
+    if user:
+        cmd += ["-u", user, "-k", token]
+    if seconds:
+        cmd += ["-d", str(seconds), "-w", str(warmup)]
+    if pipelining:
+        cmd.append("-P")
+    r = subprocess.run(cmd, capture_output=True, text=True,
+                       timeout=seconds + warmup + 300)
+    line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
+    kv = parse_kv(line)
+    kv["_raw"] = line + r.stderr[-500:]
+    return kv
+
+
+def median_of(runs, key):
+    vals = [float(r[key]) for r in runs if key in r]
+    return statistics.median(vals) if vals else float("nan")
+
+
+def dkim_check(path, dnsrecords):
+    """Verify a delivered message with python3-dkim, keys from the
+    records posternctl printed."""
+    import dkim
+
+    def dnsfunc(name, timeout=5):
+        n = name.decode() if isinstance(name, bytes) else name
+        n = n.rstrip(".")
+        return dnsrecords.get(n, "").encode()
+    with open(path, "rb") as f:
+        msg = f.read()
+    sigs = msg.count(b"DKIM-Signature:")
+    ok = all(dkim.verify(msg, dnsfunc=dnsfunc, index=i) for i in range(sigs)) if sigs else False
+    return ok, sigs
+
+
+def postern_instance(sink):
+    p = Postern(plain=True, starttls=True, relay='"smtp://%s:%d"' % (sink.ip, sink.port),
+                verbose=False, test_clock=False)
+    p.start()
+    records = {}
+    for alg in ("rsa", "ed25519"):
+        r = p.ctl_json("dkim", "keygen", "example.com", "--selector", "b" + alg,
+                       "--algorithm", alg, check=False)
+        for it in (r or {}).get("items", []):
+            records[it.get("name", "")] = it.get("record", "").replace('" "', "").strip('"')
+    tok, _ = p.add_token("bench@example.com", "bench")
+    return p, tok, records
+
+
+def throughput(size, label):
+    runs = []
+    dk = None
+    for i in range(args.runs):
+        sink = BenchSink()
+        p, tok, records = postern_instance(sink)
+        try:
+            r = loadgen(p.ip, p.ports["starttls"], 50, 20, size, "starttls",
+                        "bench@example.com", tok, args.seconds, args.warmup)
+            accepted = int(r.get("messages", 0))
+            # Every message accepted (also outside the measured window)
+            # must arrive before the run counts.
+            wait_for(lambda: sink.count() >= accepted, 600, "the sink to get every message",
+                     interval=0.5)
+            runs.append(r)
+            if dk is None and os.path.exists(sink.saved):
+                dk = dkim_check(sink.saved, records)
+            sys.stderr.write("  %s run %d: %s\n" % (label, i + 1, r["_raw"][:200]))
+        finally:
+            p.cleanup()
+            sink.stop()
+    res = {k: median_of(runs, k) for k in ("msgs_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms")}
+    res["dkim_verified"] = dk
+    results[label] = res
+    rows.append((label, "%.0f msg/s" % res["msgs_per_s"],
+                 "p50 %.1f ms, p90 %.1f, p99 %.1f, max %.1f; DKIM %s" %
+                 (res["p50_ms"], res["p90_ms"], res["p99_ms"], res["max_ms"],
+                  "verified (%d sigs)" % dk[1] if dk and dk[0] else "NOT verified")))
+
+
+def loadgen_ceiling():
+    sink = BenchSink("starttls")
+    try:
+        r = loadgen(sink.ip, sink.port, 50, 20, 2048, "starttls", "x@example.com",
+                    "t", args.seconds, args.warmup)
+    finally:
+        sink.stop()
+    results["loadgen_ceiling"] = r
+    rows.append(("loadgen vs trivial TLS sink, 2 KB", "%s msg/s" % r.get("msgs_per_s"),
+                 "the harness's own ceiling on this machine"))
+
+
+def pss_kb(pid):
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def idle_sessions(n):
+    sink = BenchSink()
+    p, tok, _ = postern_instance(sink)
+    try:
+        smtpd = p.children()["smtpd"]
+        before = pss_kb(smtpd)
+        lg = subprocess.Popen([LOADGEN, "-H", p.ip, "-p", str(p.ports["starttls"]), "-c", str(n),
+                               "-t", "starttls", "-u", "bench@example.com", "-k", tok, "-I"],
+                              stdout=subprocess.PIPE, text=True)
+        line = lg.stdout.readline()
+        ok = line.startswith("idle=%d" % n)
+        time.sleep(1)
+        after = pss_kb(smtpd)
+        lg.send_signal(signal.SIGTERM)
+        lg.wait(30)
+        per = (after - before) / n if ok else float("nan")
+        results["idle_%d" % n] = {"held": ok, "pss_before_kb": before, "pss_after_kb": after,
+                                  "kb_per_session": per}
+        rows.append(("%d idle authenticated TLS sessions" % n,
+                     "%.1f KB/session" % per if ok else "NOT held",
+                     "smtpd PSS %d KB -> %d KB" % (before, after)))
+    finally:
+        p.cleanup()
+        sink.stop()
+
+
+def group_commit():
+    """Messages/s committed with 1, 10 and 100 concurrent submitters on
+    the plain test listener (no TLS: the figure is the queue's), and the
+    disk's own sync rate."""
+    d = tempfile.mkdtemp(prefix="postern-sync-", dir="/var/tmp")
+    path = os.path.join(d, "f")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    n, t0 = 0, time.time()
+    while time.time() - t0 < 3:
+        os.write(fd, b"x" * 4096)
+        os.fsync(fd)
+        n += 1
+    os.close(fd)
+    os.unlink(path)
+    os.rmdir(d)
+    rate = n / (time.time() - t0)
+    results["disk_fsync_per_s"] = rate
+    rows.append(("disk: write 4 KB + fsync", "%.0f syncs/s" % rate, "the floor for one-flush-per-message"))
+    for c in (1, 10, 100):
+        sink = BenchSink()
+        p = Postern(plain=True, relay='"smtp://%s:%d"' % (sink.ip, sink.port), verbose=False,
+                    test_clock=False)
+        p.start()
+        try:
+            r = loadgen(p.ip, p.ports["plain"], c, 50, 2048, "plain", seconds=min(args.seconds, 15),
+                        warmup=2, rcpt="sink@dest.test")
+            results["commit_c%d" % c] = r
+            rows.append(("commit, %d concurrent submitters, plain, 2 KB" % c,
+                         "%s msg/s" % r.get("msgs_per_s"), "p50 %s ms, p99 %s ms" %
+                         (r.get("p50_ms"), r.get("p99_ms"))))
+        finally:
+            p.cleanup()
+            sink.stop()
+
+
+def native(prog, label):
+    path = os.path.join(BUILD, "regress", "bench", prog)
+    if not os.path.exists(path):
+        rows.append((label, "missing", path))
+        return
+    r = subprocess.run([path], capture_output=True, text=True, timeout=1800)
+    for line in r.stdout.strip().splitlines():
+        rows.append((label, "", line.strip()))
+    results[prog] = r.stdout
+
+
+if want("ceiling"):
+    loadgen_ceiling()
+if want("tput"):
+    throughput(2048, "50x20, 2 KB, STARTTLS+AUTH, dual DKIM, to sink")
+    throughput(100 * 1024, "50x20, 100 KB, STARTTLS+AUTH, dual DKIM, to sink")
+if want("idle"):
+    idle_sessions(1000)
+    idle_sessions(10000)
+if want("commit"):
+    group_commit()
+if want("dkim"):
+    native("bench_dkim", "DKIM signing")
+if want("tokens"):
+    native("bench_tokens", "token check, 1,000,000 tokens")
+if want("queue"):
+    native("bench_queue", "queue, 1,000,000 recipients")
+
+if args.peers:
+    peers = os.path.join(HERE, "peers.py")
+    if os.path.exists(peers):
+        subprocess.run([sys.executable, peers, "--build", BUILD, "--runs", str(args.runs),
+                        "--seconds", str(args.seconds), "--warmup", str(args.warmup)])
+    else:
+        print("bench-peers: regress/bench/peers.py is not there yet")
+
+w = max(len(r[0]) for r in rows) if rows else 10
+print("\npostern benchmarks (%d run(s) of %d s after %d s warm-up, median)" %
+      (args.runs, args.seconds, args.warmup))
+for a, b, c in rows:
+    print("%-*s  %-16s  %s" % (w, a, b, c))
+with open(os.path.join(BUILD, "bench.json"), "w") as f:
+    json.dump(results, f, indent=1, default=str)
