@@ -243,6 +243,14 @@ dns_set_addr(struct dns_addr *a, int af, const void *raw, uint16_t port)
 }
 
 int
+dns_target_port(const struct dns_target *t)
+{
+	if (t->ss.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&t->ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)&t->ss)->sin_port);
+}
+
+int
 dns_parse_literal(const char *s, uint16_t port, struct dns_target *t)
 {
 	char buf[64];

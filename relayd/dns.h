@@ -95,6 +95,8 @@ void	dns_cancel(struct dns_query *);
 /* Helpers the rest of relayd shares. */
 /* 1 when s is a host name we may look up (LDH labels, dots). */
 int	dns_valid_name(const char *s);
+/* The port of a target. */
+int	dns_target_port(const struct dns_target *);
 /* Numeric address (v4, v6, or "[v4]"/"[IPv6:v6]") to a target. */
 int	dns_parse_literal(const char *s, uint16_t port, struct dns_target *);
 
