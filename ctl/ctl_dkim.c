@@ -1,0 +1,240 @@
+/*
+ * ctl_dkim.c: posternctl dkim keygen, the one DKIM operation that runs in
+ * posternctl itself.
+ *
+ * Keys are made here, by root, and never by signd: signd's key directory
+ * is read-only to it, so a compromised signd can use the keys it has but
+ * not plant new ones.  ctl_dkim_keygen() checks the request against the
+ * configuration, writes the key where signd will find it
+ * (<dkim-dir>/<domain>/<selector>.<alg>.key, lib/dkim_key.h), owned by
+ * signd's user with mode 0400 in a 0500 directory, and prints the DNS
+ * record to publish.  The caller (posternctl.c) then asks the master to
+ * have signd reload.
+ *
+ * The rules, and why:
+ *   - the domain must be configured: signd signs for configured domains
+ *     only, a key for any other would never be used;
+ *   - the selector is --selector, or else the one configured for that
+ *     algorithm in the domain (the active one when there are several); a
+ *     selector not in the configuration is allowed, for rotation (make
+ *     the key and publish it before switching to it), with a note;
+ *   - a selector configured with the other algorithm is refused;
+ *   - an existing key file is never replaced (its public half may be in
+ *     the DNS): rotation uses a new selector;
+ *   - RSA keys are 2048 to 4096 bits.  Shorter ones are refused, with no
+ *     way around it here: RFC 8301 says signers SHOULD use 2048 bits or
+ *     more, large receivers treat 1024-bit signatures as weak, and the
+ *     issue this implements asks for 2048 or more.  An operator moving a
+ *     legacy 1024-bit key in may copy the PEM file into place: signd
+ *     loads keys of 1024 bits and up.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "dkim_key.h"
+#include "privsep.h"
+
+#define KEYGEN_RSA_MIN	2048
+
+static int keygen_err(const char *, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static int
+keygen_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "posternctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+/* Make dir (mode 0500, owned by uid:gid) unless it is there already. */
+static int
+keygen_dir(const char *dir, uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return keygen_err("%s: not a directory", dir);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return keygen_err("%s: %s", dir, strerror(errno));
+	/* created private, then handed over: never open to others */
+	if (mkdir(dir, 0700) == -1 || chown(dir, uid, gid) == -1 ||
+	    chmod(dir, 0500) == -1)
+		return keygen_err("%s: %s", dir, strerror(errno));
+	return 0;
+}
+
+/* The selector to use: the given one, or the configured one. */
+static const char *
+keygen_selector(const struct domain *d, const char *selector,
+    enum dkim_alg alg)
+{
+	const struct dkim_sel *s, *pick = NULL;
+
+	TAILQ_FOREACH(s, &d->sels, entry) {
+		if (selector != NULL) {
+			if (strcmp(s->selector, selector) != 0)
+				continue;
+			if (s->alg != alg) {
+				keygen_err("selector %s of %s is configured "
+				    "for the other algorithm", selector,
+				    d->name);
+				return NULL;
+			}
+			return selector;
+		}
+		if (s->alg == alg && (pick == NULL || s->active))
+			pick = s;
+	}
+	if (selector != NULL) {
+		if (!dkim_name_ok(selector)) {
+			keygen_err("invalid selector '%s'", selector);
+			return NULL;
+		}
+		fprintf(stderr, "posternctl: note: selector %s is not in the "
+		    "configuration of %s: signd uses the key once it is\n",
+		    selector, d->name);
+		return selector;
+	}
+	if (pick == NULL) {
+		keygen_err("no %s selector is configured for %s: add 'dkim "
+		    "selector NAME algorithm ...' to its domain block, or "
+		    "give --selector", dkim_key_alg_word(alg), d->name);
+		return NULL;
+	}
+	return pick->selector;
+}
+
+static void
+json_str(const char *key, const char *val, int last)
+{
+	const unsigned char *p;
+
+	printf("\"%s\":\"", key);
+	for (p = (const unsigned char *)val; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	printf("\"%s", last ? "" : ",");
+}
+
+static void
+keygen_print(const char *domain, const char *selector, enum dkim_alg alg,
+    int bits, const char *path, const char *record, const char *zone,
+    int json)
+{
+	char name[600];
+
+	(void)snprintf(name, sizeof(name), "%s._domainkey.%s", selector,
+	    domain);
+	if (json) {
+		printf("{");
+		json_str("domain", domain, 0);
+		json_str("selector", selector, 0);
+		json_str("algorithm", dkim_key_alg_word(alg), 0);
+		printf("\"bits\":%d,", bits);
+		json_str("path", path, 0);
+		json_str("name", name, 0);
+		json_str("record", record, 0);
+		json_str("zone", zone, 1);
+		printf("}\n");
+		return;
+	}
+	printf("key written: %s\n", path);
+	printf("publish this DNS record, then reload or wait for the "
+	    "reload:\n");
+	printf("%s. IN TXT ( %s )\n", name, zone);
+}
+
+int
+ctl_dkim_keygen(const struct config *conf, const char *domain,
+    const char *selector, const char *algname, int bits, int json)
+{
+	char dir[PATH_MAX], path[PATH_MAX], err[256];
+	char record[DKIM_RECORD_MAX], zone[DKIM_RECORD_MAX * 2];
+	const struct domain *d;
+	enum dkim_alg alg;
+	EVP_PKEY *key;
+	uid_t uid;
+	gid_t gid;
+	int n, rc;
+
+	if (geteuid() != 0)
+		return keygen_err("dkim keygen must be run as root");
+	if ((d = config_domain(conf, domain)) == NULL)
+		return keygen_err("domain %s is not configured in %s", domain,
+		    conf->file);
+	if (algname == NULL || strcmp(algname, "ed25519") == 0)
+		alg = DKIM_ED25519;
+	else if (strcmp(algname, "rsa") == 0)
+		alg = DKIM_RSA;
+	else
+		return keygen_err("unknown algorithm '%s' (rsa or ed25519)",
+		    algname);
+	if (alg == DKIM_RSA) {
+		if (bits == 0)
+			bits = DKIM_RSA_DEF_BITS;
+		if (bits < KEYGEN_RSA_MIN || bits > DKIM_RSA_MAX_BITS) {
+			fprintf(stderr, "posternctl: RSA keys are %d to %d "
+			    "bits (RFC 8301: 2048 or more)\n", KEYGEN_RSA_MIN,
+			    DKIM_RSA_MAX_BITS);
+			return 1;
+		}
+	} else
+		bits = 256;
+	if ((selector = keygen_selector(d, selector, alg)) == NULL)
+		return 1;
+	if (privsep_user(conf->user[PROC_SIGND], &uid, &gid) == -1)
+		return keygen_err("unknown user %s (user signd)",
+		    conf->user[PROC_SIGND]);
+
+	n = snprintf(dir, sizeof(dir), "%s/%s", conf->dkim_dir, d->name);
+	if (n < 0 || (size_t)n >= sizeof(dir) ||
+	    dkim_key_path(path, sizeof(path), conf->dkim_dir, d->name,
+	    selector, alg) == -1)
+		return keygen_err("key path too long or invalid: %s/%s",
+		    conf->dkim_dir, d->name);
+	if (keygen_dir(conf->dkim_dir, uid, gid) != 0 ||
+	    keygen_dir(dir, uid, gid) != 0)
+		return 1;
+	if (access(path, F_OK) == 0)
+		return keygen_err("%s exists already: a key is never "
+		    "replaced; rotate with a new selector", path);
+
+	if ((key = dkim_key_generate(alg, bits, err, sizeof(err))) == NULL)
+		return keygen_err("%s", err);
+	rc = 1;
+	if (dkim_key_write(path, key, uid, gid, err, sizeof(err)) == -1)
+		keygen_err("%s", err);
+	else if (dkim_key_record(key, record, sizeof(record)) == -1 ||
+	    dkim_key_zone(record, zone, sizeof(zone)) == -1)
+		keygen_err("cannot make the DNS record for %s", path);
+	else {
+		keygen_print(d->name, selector, alg, bits, path, record, zone,
+		    json);
+		rc = 0;
+	}
+	EVP_PKEY_free(key);
+	return rc;
+}
