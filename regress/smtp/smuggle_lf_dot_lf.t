@@ -1,0 +1,21 @@
+# SMTP smuggling: "\n.\n" is not the end of data, so the "MAIL FROM" after
+# it is message text, not a second transaction.  One message, then a real
+# second transaction to show the session is in step.
+listener plain
+S: 220
+C: EHLO client.example
+S: 250
+C> MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n
+S: 250
+S: 250
+S: 354
+C> Subject: x\r\n\r\nbody\n.\nMAIL FROM:<evil@example.net>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\nFrom: ceo\r\n\r\nevil\r\n.\r\n
+S: 250 2.0.0 Ok: queued
+QUEUED 1
+C> MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n
+S: 250 2.1.0
+S: 250 2.1.5
+S: 354
+C> Subject: second\r\n\r\nok\r\n.\r\n
+S: 250 2.0.0 Ok: queued
+QUEUED 2
