@@ -1,0 +1,341 @@
+"""test_smtpd_clients: real SMTP clients (Python smtplib, swaks) against
+smtpd, started alone with a fake master, authd and queued
+(regress/smtp/smtpd_alone.py), so that every test can look at exactly what
+smtpd handed to queued: the envelope, the body flags, and the message
+bytes with the Received:, Message-ID: and Date: fields smtpd added.
+
+The same clients against the whole daemon are in test_smtpd_daemon.py.
+"""
+import base64
+import os
+import random
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "smtp"))
+from smtpd_alone import SmtpdAlone  # noqa: E402
+
+
+def tls_ctx():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def starttls_client(d, timeout=60):
+    s = smtplib.SMTP(*d.addr("starttls"), timeout=timeout)
+    s.ehlo("client.test")
+    s.starttls(context=tls_ctx())
+    s.ehlo("client.test")
+    return s
+
+
+def tls_client(d, timeout=60):
+    s = smtplib.SMTP_SSL(*d.addr("tls"), timeout=timeout, context=tls_ctx())
+    s.ehlo("client.test")
+    return s
+
+
+def message(frm="alice@example.com", to="bob@example.org", body="Hello.\r\n",
+            extra=""):
+    return ("From: Alice <%s>\r\nTo: %s\r\nSubject: test\r\n%s\r\n%s" %
+            (frm, to, extra, body)).encode("utf-8")
+
+
+def wait_committed(d, n, timeout=30):
+    deadline = time.time() + timeout
+    while len(d.committed) < n and time.time() < deadline:
+        time.sleep(0.02)
+    assert len(d.committed) == n, "%d committed, wanted %d" % (len(d.committed), n)
+    return d.committed
+
+
+def split(data):
+    """The fields smtpd put on top, and the client's message after them."""
+    data = bytes(data)
+    assert data.startswith(b"Received: from "), data[:200]
+    i = data.index(b"\r\n", data.index(b"\tby "))
+    # The Received: field ends at the date line after "\tby ...;".
+    j = data.index(b"\r\n", i + 2)
+    ours, rest = data[:j + 2], data[j + 2:]
+    while rest.startswith(b"Message-ID: ") or rest.startswith(b"Date: "):
+        k = rest.index(b"\r\n") + 2
+        ours, rest = ours + rest[:k], rest[k:]
+    return ours.decode(), rest
+
+
+def test_smtplib_starttls_auth_plain():
+    with SmtpdAlone() as d:
+        tok = d.add_token("alice@example.com")
+        s = starttls_client(d)
+        assert "auth" in s.esmtp_features
+        s.login("alice@example.com", tok)	# PLAIN, initial response
+        msg = message()
+        s.sendmail("alice@example.com", ["bob@example.org"], msg)
+        s.quit()
+        m = wait_committed(d, 1)[0]
+        assert m["sender"] == "alice@example.com"
+        assert m["rcpts"] == ["bob@example.org"]
+        assert m["ticket"] == b"ticket-alice@example.com"
+        assert m["helo"] == "client.test" and m["client"] == "127.0.0.1"
+        ours, rest = split(m["data"])
+        assert rest == msg, rest
+        assert "with ESMTPSA id" in ours, ours
+        assert "(authenticated user alice@example.com)" in ours
+        assert "TLSv1.3" in ours or "TLSv1.2" in ours
+        assert "\r\nMessage-ID: <" in ours and "\r\nDate: " in ours
+        assert m["size"] == len(m["data"])
+        assert m["flags"] == 0
+        assert any("auth=ok user=alice@example.com" in l for l in d.log())
+
+
+def test_smtplib_tls_auth_plain_continuation():
+    with SmtpdAlone() as d:
+        tok = d.add_token("alice@example.com")
+        s = tls_client(d)
+        s.user, s.password = "alice@example.com", tok
+        code, _ = s.auth("PLAIN", s.auth_plain, initial_response_ok=False)
+        assert code == 235
+        s.sendmail("alice@example.com", ["bob@example.org"], message())
+        s.quit()
+        wait_committed(d, 1)
+
+
+def test_smtplib_tls_auth_login():
+    with SmtpdAlone() as d:
+        tok = d.add_token("alice@example.com")
+        s = tls_client(d)
+        s.user, s.password = "alice@example.com", tok
+        code, _ = s.auth("LOGIN", s.auth_login, initial_response_ok=False)
+        assert code == 235
+        s.sendmail("alice@example.com", ["bob@example.org"], message())
+        s.quit()
+        wait_committed(d, 1)
+
+
+def test_smtplib_existing_headers_kept():
+    """Message-ID: and Date: are added only when missing."""
+    with SmtpdAlone() as d:
+        tok = d.add_token("alice@example.com")
+        s = tls_client(d)
+        s.login("alice@example.com", tok)
+        msg = message(extra="Message-ID: <x@y>\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n")
+        s.sendmail("alice@example.com", ["bob@example.org"], msg)
+        s.quit()
+        ours, rest = split(wait_committed(d, 1)[0]["data"])
+        assert "Message-ID" not in ours and "\r\nDate:" not in ours, ours
+        assert rest == msg
+
+
+def test_smtplib_wrong_token_and_sender():
+    with SmtpdAlone() as d:
+        tok = d.add_token("alice@example.com")
+        s = tls_client(d)
+        t0 = time.time()
+        try:
+            s.login("alice@example.com", tok[:-1] + ("a" if tok[-1] != "a" else "b"))
+            raise AssertionError("login with a wrong token worked")
+        except smtplib.SMTPAuthenticationError as e:
+            assert e.smtp_code == 535
+        # Slowed down, but under a second (clients must not look hung).
+        assert 0.2 < time.time() - t0 < 1.0
+        assert any("auth=failed user=alice@example.com client=127.0.0.1" in l
+                   for l in d.log())
+        s.login("alice@example.com", tok)
+        try:
+            s.sendmail("mallory@example.com", ["bob@example.org"], message())
+            raise AssertionError("another sender was accepted")
+        except smtplib.SMTPSenderRefused as e:
+            assert e.smtp_code == 553
+        try:
+            s.sendmail("alice@example.com", ["bob@example.org"],
+                       message(frm="mallory@example.com"))
+            raise AssertionError("another From: was accepted")
+        except smtplib.SMTPDataError as e:
+            assert e.smtp_code == 550
+        s.quit()
+        assert d.committed == []
+
+
+def swaks(*args, timeout=60):
+    return subprocess.run(["swaks", "--hide-all"] + list(args), capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def test_swaks_starttls_plain():
+    with SmtpdAlone() as d:
+        tok = d.add_token("alice@example.com")
+        r = swaks("--server", "127.0.0.1:%d" % d.ports["starttls"], "--tls",
+                  "--auth", "PLAIN", "--auth-user", "alice@example.com",
+                  "--auth-password", tok, "--from", "alice@example.com",
+                  "--to", "bob@example.org", "--header", "From: alice@example.com")
+        assert r.returncode == 0, r.stdout + r.stderr
+        m = wait_committed(d, 1)[0]
+        assert m["sender"] == "alice@example.com"
+
+
+def test_swaks_tls_on_connect_login():
+    with SmtpdAlone() as d:
+        tok = d.add_token("alice@example.com")
+        r = swaks("--server", "127.0.0.1:%d" % d.ports["tls"], "--tls-on-connect",
+                  "--auth", "LOGIN", "--auth-user", "alice@example.com",
+                  "--auth-password", tok, "--from", "alice@example.com",
+                  "--to", "bob@example.org", "--header", "From: alice@example.com")
+        assert r.returncode == 0, r.stdout + r.stderr
+        wait_committed(d, 1)
+
+
+def test_swaks_pipelining():
+    with SmtpdAlone() as d:
+        tok = d.add_token("alice@example.com")
+        r = swaks("--server", "127.0.0.1:%d" % d.ports["tls"], "--tls-on-connect",
+                  "--pipeline", "--auth", "PLAIN", "--auth-user", "alice@example.com",
+                  "--auth-password", tok, "--from", "alice@example.com",
+                  "--to", "bob@example.org,carol@example.org",
+                  "--header", "From: alice@example.com")
+        assert r.returncode == 0, r.stdout + r.stderr
+        m = wait_committed(d, 1)[0]
+        assert m["rcpts"] == ["bob@example.org", "carol@example.org"]
+
+
+def test_8bit_body_without_declaration():
+    """Clients send UTF-8 bodies without BODY=8BITMIME: accepted, and the
+    envelope says the body is 8-bit."""
+    with SmtpdAlone() as d:
+        tok = d.add_token("alice@example.com")
+        s = tls_client(d)
+        s.login("alice@example.com", tok)
+        msg = message(body="Grüße aus Köln – ✓\r\n")
+        s.sendmail("alice@example.com", ["bob@example.org"], msg)
+        s.quit()
+        m = wait_committed(d, 1)[0]
+        assert m["flags"] & 1, m["flags"]
+        assert not m["flags"] & 2
+        assert split(m["data"])[1] == msg
+
+
+def test_dot_stuffing_undone():
+    with SmtpdAlone() as d:
+        s = smtplib.SMTP(*d.addr("plain"), timeout=30)
+        msg = b"Subject: dots\r\n\r\n.leading dot\r\n..two\r\n.\r\n"
+        s.sendmail("a@example.com", ["b@example.org"], msg)
+        s.quit()
+        m = wait_committed(d, 1)[0]
+        assert split(m["data"])[1] == msg
+
+
+def test_20mb_message_streams():
+    """A 20 MB message passes in chunks; smtpd's memory does not grow by
+    anything like the message size."""
+    with SmtpdAlone(limits={"message-size": "30M"}) as d:
+        tok = d.add_token("alice@example.com")
+        line = ("x" * 76 + "\r\n").encode()
+        body = line * (20 * 1024 * 1024 // len(line))
+        msg = message().replace(b"Hello.\r\n", b"") + body
+        s = tls_client(d, timeout=120)
+        s.login("alice@example.com", tok)
+        s.sendmail("alice@example.com", ["bob@example.org"], msg)
+        s.quit()
+        m = wait_committed(d, 1)[0]
+        assert split(m["data"])[1] == msg
+        with open("/proc/%d/status" % d.proc.pid) as f:
+            hwm = [int(l.split()[1]) for l in f if l.startswith("VmHWM")][0]
+        assert hwm < 12 * 1024, "smtpd peak RSS %d KB" % hwm
+
+
+def test_100_recipients():
+    with SmtpdAlone() as d:
+        tok = d.add_token("alice@example.com")
+        s = tls_client(d)
+        s.login("alice@example.com", tok)
+        rcpts = ["r%d@example.org" % i for i in range(100)]
+        refused = s.sendmail("alice@example.com", rcpts, message())
+        assert refused == {}
+        s.quit()
+        assert wait_committed(d, 1)[0]["rcpts"] == rcpts
+
+
+def test_bdat_content():
+    """BDAT chunks are raw octets: no dot-unstuffing, no end marker."""
+    with SmtpdAlone() as d:
+        c = socket.create_connection(d.addr("plain"), timeout=10)
+        f = c.makefile("rb")
+        f.readline()
+        part1 = b"Subject: chunks\r\n\r\n.line\r\n..x\r\n"
+        part2 = b".\r\nend\r\n"
+        c.sendall(b"EHLO x\r\nMAIL FROM:<a@example.com> BODY=8BITMIME\r\n"
+                  b"RCPT TO:<b@example.org>\r\nBDAT %d\r\n" % len(part1) + part1 +
+                  b"BDAT %d LAST\r\n" % len(part2) + part2 + b"QUIT\r\n")
+        replies = []
+        while True:
+            l = f.readline()
+            if not l:
+                break
+            replies.append(l)
+        codes = [r[:4] for r in replies if r[3:4] == b" "]
+        assert codes == [b"250 ", b"250 ", b"250 ", b"250 ", b"250 ", b"221 "], replies
+        m = wait_committed(d, 1)[0]
+        assert split(m["data"])[1] == part1 + part2
+
+
+def test_back_pressure():
+    """A slow queued makes smtpd stop reading its client, not buffer the
+    message; the message still arrives whole."""
+    with SmtpdAlone(verbose=False) as d:
+        d.queued_delay = 0.002
+        body = (b"y" * 998 + b"\r\n") * 8000	# 8 MB
+        s = smtplib.SMTP(*d.addr("plain"), timeout=120)
+        s.sendmail("a@example.com", ["b@example.org"], b"Subject: slow\r\n\r\n" + body)
+        s.quit()
+        m = wait_committed(d, 1)[0]
+        assert split(m["data"])[1].endswith(body)
+        with open("/proc/%d/status" % d.proc.pid) as f:
+            hwm = [int(l.split()[1]) for l in f if l.startswith("VmHWM")][0]
+        assert hwm < 12 * 1024, "smtpd peak RSS %d KB" % hwm
+
+
+def test_certificate_reload_keeps_sessions():
+    with SmtpdAlone() as d:
+        tok = d.add_token("alice@example.com")
+        old = tls_client(d)
+        old.login("alice@example.com", tok)
+        d.reload()
+        d.wait_log("configuration reloaded")
+        new = tls_client(d)
+        new.login("alice@example.com", tok)
+        new.sendmail("alice@example.com", ["bob@example.org"], message())
+        new.quit()
+        # The session from before the reload goes on as if nothing happened.
+        old.sendmail("alice@example.com", ["bob@example.org"], message())
+        old.quit()
+        wait_committed(d, 2)
+
+
+def test_garbage_does_not_kill_smtpd():
+    rnd = random.Random(4)
+    with SmtpdAlone(verbose=False, limits={"errors": 1000}) as d:
+        for kind in ("plain", "starttls", "tls"):
+            for i in range(20):
+                c = socket.create_connection(d.addr(kind), timeout=5)
+                data = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(1, 4000)))
+                if i % 2:
+                    data = b"EHLO x\r\n" + data.replace(b"\n", b"\r\n")
+                try:
+                    c.sendall(data)
+                    c.shutdown(socket.SHUT_WR)
+                    c.settimeout(2)
+                    while c.recv(4096):
+                        pass
+                except OSError:
+                    pass
+                c.close()
+        assert d.alive()
+        s = smtplib.SMTP(*d.addr("plain"), timeout=10)
+        assert s.noop()[0] == 250
+        s.quit()
