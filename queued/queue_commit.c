@@ -368,7 +368,7 @@ commit_commit(struct ipc_msg *msg)
 		log_warnx("queued: id=%s smtpd counted %llu bytes, %llu "
 		    "written", qid, (unsigned long long)size,
 		    (unsigned long long)tx->written);
-	if (tx->werr == 0 && close(tx->fd) == -1)
+	if (close(tx->fd) == -1 && tx->werr == 0)
 		tx->werr = errno;
 	tx->fd = -1;
 	if (tx->werr != 0) {
