@@ -7,6 +7,8 @@
 # (smtpd/smtpd.c, ...); every other .c file of the directory goes into
 # $(O)/<dir>/lib<dir>.a, which the program and the unit tests link.
 
+.DEFAULT_GOAL := all
+
 O	?= build
 PREFIX	?= /usr/local
 SBINDIR	?= $(PREFIX)/sbin
@@ -47,7 +49,8 @@ $(foreach p,$(PROGS_LIBEXEC),$(eval dir_$(p) = $(p)))
 entry_posternd = posternd
 entry_posternctl = posternctl
 
-BINS	= $(O)/posternd $(O)/posternctl $(addprefix $(O)/,$(PROGS_LIBEXEC))
+# Programs go to $(O)/bin, which is also the libexec directory of tests.
+BINS	= $(O)/bin/posternd $(O)/bin/posternctl $(addprefix $(O)/bin/,$(PROGS_LIBEXEC))
 
 LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
@@ -61,7 +64,8 @@ $(1)_OBJS := $$($(1)_SRCS:%.c=$(O)/%.o)
 $(O)/$(1)/lib$(1).a: $$($(1)_OBJS) $(O)/lib/empty.o
 	@mkdir -p $$(@D)
 	rm -f $$@ && ar rcs $$@ $$^
-$(O)/$(3): $(O)/$(1)/$(2).o $(O)/$(1)/lib$(1).a $(LIBPOSTERN)
+$(O)/bin/$(3): $(O)/$(1)/$(2).o $(O)/$(1)/lib$(1).a $(LIBPOSTERN)
+	@mkdir -p $$(@D)
 	$(CC) $(LDFLAGS) -o $$@ $$^ $(LIBS_$(1))
 endef
 $(eval $(call dirlib,master,posternd,posternd))
@@ -127,8 +131,8 @@ bench-peers: all
 install: $(BINS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
-	install -m 0755 $(O)/posternd $(O)/posternctl $(DESTDIR)$(SBINDIR)/
-	install -m 0755 $(addprefix $(O)/,$(PROGS_LIBEXEC)) $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 $(O)/bin/posternd $(O)/bin/posternctl $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(addprefix $(O)/bin/,$(PROGS_LIBEXEC)) $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 man/postern.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/posternd.8 man/posternctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -d $(DESTDIR)$(SYSTEMDDIR)

@@ -130,13 +130,14 @@ class Postern:
                  domains=("example.com",), relay=None, test_clock=True,
                  timeouts=None, limits=None, verbose=True, queue=None):
         self.build = build_dir()
+        self.bin = os.path.join(self.build, "bin")
         self.root = tempfile.mkdtemp(prefix="postern-test-")
         os.chmod(self.root, 0o755)
         self.ip = pick_ip()
         self.ports = {}
         self.cert, self.key = tls_files()
         lines = ['hostname "mx.postern.test"',
-                 'libexec-dir "%s"' % self.build,
+                 'libexec-dir "%s"' % self.bin,
                  'spool-dir "%s/spool"' % self.root,
                  'auth-dir "%s/auth"' % self.root,
                  'dkim-dir "%s/dkim"' % self.root,
@@ -183,7 +184,7 @@ class Postern:
 
     def start(self, wait=True):
         self.logf = open(self.logpath, "ab")
-        args = [os.path.join(self.build, "posternd"), "-d", "-f", self.conf]
+        args = [os.path.join(self.bin, "posternd"), "-d", "-f", self.conf]
         if self.verbose:
             args.insert(2, "-v")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
@@ -271,7 +272,7 @@ class Postern:
     # -- clients -----------------------------------------------------------
 
     def ctl(self, *args, check=True, as_user=None, json_out=False):
-        cmd = [os.path.join(self.build, "posternctl"), "-f", self.conf,
+        cmd = [os.path.join(self.bin, "posternctl"), "-f", self.conf,
                "-s", os.path.join(self.root, "run", "control.sock")]
         if json_out:
             cmd.append("--json")
