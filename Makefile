@@ -18,6 +18,9 @@ SYSCONFDIR ?= /etc/postern
 SYSTEMDDIR ?= /etc/systemd/system
 
 CC	?= cc
+# Debian's python3, which has python3-aiosmtpd and python3-dkim (not a
+# pyenv or virtualenv one that may come first in PATH).
+PYTHON	?= /usr/bin/python3
 WARN	= -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wmissing-prototypes \
 	  -Wno-unused-parameter -Wstrict-prototypes -Wformat=2
 CFLAGS	?= -O2 -g
@@ -118,15 +121,15 @@ unit: $(UNIT_BINS)
 # missing (packages, system users) first.
 test: all
 	sh regress/setup
-	python3 regress/run.py --build $(O)
+	$(PYTHON) regress/run.py --build $(O)
 
 bench: all
 	sh regress/setup
-	python3 regress/bench/run.py --build $(O)
+	$(PYTHON) regress/bench/run.py --build $(O)
 
 bench-peers: all
 	sh regress/setup
-	python3 regress/bench/run.py --build $(O) --peers
+	$(PYTHON) regress/bench/run.py --build $(O) --peers
 
 install: $(BINS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \

@@ -66,7 +66,10 @@ def selected(path):
 
 
 jobs = []
-env = dict(os.environ, POSTERN_BUILD=build, PYTHONDONTWRITEBYTECODE="1")
+# Tests use Debian's python3 and tools (python3-aiosmtpd, python3-dkim),
+# whatever else comes first in the caller's PATH.
+env = dict(os.environ, POSTERN_BUILD=build, PYTHONDONTWRITEBYTECODE="1",
+           PATH="/usr/sbin:/usr/bin:/sbin:/bin:" + os.environ.get("PATH", ""))
 # Unit tests run outside any chroot, so LeakSanitizer (a sanitizer build
 # only) can work there even when the daemons' run turns it off.
 unit_env = dict(env)
