@@ -18,124 +18,46 @@ import email
 import email.policy
 import os
 import pwd
-import select
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import tempfile
 import time
 
 import postern_test
 
-# lib/proto.h
-MSG_CONF_BEGIN, MSG_CONF_DATA, MSG_CONF_END, MSG_PEER_CHANNEL = 100, 101, 102, 103
-MSG_START, MSG_CLOCK, MSG_PING, MSG_CTL_REQ = 107, 109, 111, 112
-MSG_READY, MSG_PONG, MSG_CTL_ROW, MSG_CTL_DONE = 150, 151, 152, 153
-MSG_Q_OPEN, MSG_Q_OPEN_RES, MSG_Q_RCPT, MSG_Q_DATA = 300, 301, 302, 303
-MSG_Q_COMMIT, MSG_Q_COMMIT_RES, MSG_Q_ABORT = 304, 305, 306
-MSG_SIGN, MSG_SIGN_RES = 400, 401
-MSG_RELAY_BATCH, MSG_RELAY_RESULT, MSG_RELAY_DONE = 500, 501, 502
-PROC_SMTPD, PROC_QUEUED, PROC_SIGND, PROC_RELAYD = 2, 4, 5, 6
-RES_OK, RES_FAIL, RES_TEMPFAIL = 0, 1, 2
-RELAY_DELIVERED, RELAY_TEMPFAIL, RELAY_PERMFAIL = 1, 2, 3
-CTL = {"list": 6, "show": 7, "flush": 8, "delete": 9, "hold": 10,
-       "release": 11, "stats": 12}
+from ipcpeer import P, R, W, Channel
+
+# Names the tests use, from lib/proto.h (through ipcpeer).
+globals().update({k: v for k, v in vars(P).items()
+                  if k.startswith(("MSG_", "PROC_", "RES_", "RELAY_"))})
+CTL = {"list": P.CTL_QUEUE_LIST, "show": P.CTL_QUEUE_SHOW,
+       "flush": P.CTL_QUEUE_FLUSH, "delete": P.CTL_QUEUE_DELETE,
+       "hold": P.CTL_QUEUE_HOLD, "release": P.CTL_QUEUE_RELEASE,
+       "stats": P.CTL_SHOW_STATS}
 USER = "_postern-queue"
 
 
-class W:
-    """Field writer (mw_*)."""
-
-    def __init__(self):
-        self.b = b""
-
-    def u32(self, v):
-        self.b += struct.pack("=I", v)
-        return self
-
-    def u64(self, v):
-        self.b += struct.pack("=Q", v)
-        return self
-
-    def i64(self, v):
-        self.b += struct.pack("=q", v)
-        return self
-
-    def bytes(self, v):
-        if isinstance(v, str):
-            v = v.encode()
-        self.b += struct.pack("=I", len(v)) + v
-        return self
-
-    str = bytes
-
-
-class R:
-    """Field reader (mr_*)."""
-
-    def __init__(self, b):
-        self.b, self.o = b, 0
-
-    def u32(self):
-        v = struct.unpack_from("=I", self.b, self.o)[0]
-        self.o += 4
-        return v
-
-    def u64(self):
-        v = struct.unpack_from("=Q", self.b, self.o)[0]
-        self.o += 8
-        return v
-
-    def bytes(self):
-        n = self.u32()
-        v = self.b[self.o:self.o + n]
-        self.o += n
-        return v
-
-    def str(self):
-        return self.bytes().decode("utf-8", "replace")
-
-
-class Chan:
-    """One end of a framed channel."""
+class Chan(Channel):
+    """A channel with a name, expectations and silence checks."""
 
     def __init__(self, sock, name):
-        self.s, self.name, self.buf, self.fds = sock, name, b"", []
+        super().__init__(sock)
+        self.name = name
 
     def send(self, typ, payload=b"", fd=None, peerid=0):
         if isinstance(payload, W):
-            payload = payload.b
-        hdr = struct.pack("=IIII", typ, len(payload), peerid, 1 if fd is not None else 0)
-        data = hdr + payload
-        if fd is not None:
-            socket.send_fds(self.s, [data[:1]], [fd])
-            data = data[1:]
-        self.s.sendall(data)
+            payload = payload.data
+        super().send(typ, peerid, payload, fd)
 
     def recv(self, timeout=10.0):
-        """(type, peerid, payload, fd) or raise TimeoutError."""
-        end = time.time() + timeout
-        while True:
-            if len(self.buf) >= 16:
-                typ, ln, peerid, flags = struct.unpack_from("=IIII", self.buf)
-                if len(self.buf) >= 16 + ln:
-                    payload = self.buf[16:16 + ln]
-                    self.buf = self.buf[16 + ln:]
-                    fd = self.fds.pop(0) if flags & 1 else None
-                    return typ, peerid, payload, fd
-            left = end - time.time()
-            if left <= 0:
-                raise TimeoutError("%s: nothing received" % self.name)
-            r, _, _ = select.select([self.s], [], [], left)
-            if not r:
-                continue
-            data, fds, _, _ = socket.recv_fds(self.s, 65536, 4)
-            if not data:
-                raise EOFError("%s: channel closed" % self.name)
-            self.buf += data
-            self.fds += fds
+        """(type, peerid, payload, fd); TimeoutError when nothing came."""
+        try:
+            m = super().recv(max(timeout, 0.001))
+        except TimeoutError:
+            raise TimeoutError("%s: nothing received" % self.name)
+        return m.type, m.peerid, m.payload, (m.fds[0] if m.fds else None)
 
     def expect(self, typ, timeout=10.0):
         t, peerid, payload, fd = self.recv(timeout)
@@ -203,7 +125,7 @@ class Queued:
         mine.close()
         self.master = Chan(pairs["master"][0], "master")
         self.master.send(MSG_CONF_BEGIN, W().str("queued-test.conf"))
-        self.master.send(MSG_CONF_DATA, W().bytes(self.conf))
+        self.master.send(MSG_CONF_DATA, W().bytes(self.conf.encode()))
         self.master.send(MSG_CONF_END)
         for name, proc in (("smtpd", PROC_SMTPD), ("signd", PROC_SIGND), ("relayd", PROC_RELAYD)):
             a, b = pairs[name]
@@ -220,7 +142,7 @@ class Queued:
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
         for c in ("master", "smtpd", "signd", "relayd"):
-            getattr(self, c).s.close()
+            getattr(self, c).close()
 
     def restart(self):
         self.kill9()
@@ -326,7 +248,7 @@ class Queued:
         n = r.u32()
         b["rcpts"] = [(r.u32(), r.str()) for _ in range(n)]
         b["prefix"] = r.bytes()
-        assert r.o == len(p), "bytes left in MSG_RELAY_BATCH"
+        r.end()
         assert fd is not None
         b["content"] = os.read(fd, 1 << 24)
         os.close(fd)
