@@ -6,6 +6,9 @@
 #include "dkim_canon.h"
 
 #define IS_WSP(c)	((c) == ' ' || (c) == '\t')
+/* what relaxed body canonicalization may change or end a line at */
+#define IS_SPECIAL(c)	((c) == ' ' || (c) == '\t' || (c) == '\r' || \
+			 (c) == '\n')
 
 const char *
 dkim_canon_name(enum dkim_canon c)
@@ -175,12 +178,21 @@ dkim_body_feed(struct dkim_body *b, const void *data, size_t n)
 			p++;
 			continue;
 		}
-		/* a run of ordinary bytes goes out in one piece */
+		/*
+		 * A run of bytes that canonicalization leaves alone goes out
+		 * in one piece.  For relaxed that includes a single SP
+		 * between two ordinary bytes, so ordinary text is one run a
+		 * line rather than one a word.
+		 */
 		q = p + 1;
 		if (relaxed) {
-			while (q < end && *q != '\r' && *q != '\n' &&
-			    !IS_WSP(*q))
+			while (q < end && !IS_SPECIAL(*q))
 				q++;
+			while (q + 1 < end && *q == ' ' &&
+			    !IS_SPECIAL(q[1])) {
+				for (q += 2; q < end && !IS_SPECIAL(*q); q++)
+					;
+			}
 		} else {
 			while (q < end && *q != '\r' && *q != '\n')
 				q++;

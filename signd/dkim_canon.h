@@ -61,7 +61,7 @@ struct dkim_body {
 	dkim_body_out	 out;
 	void		*arg;
 	int		 held_cr;	/* last byte was CR: maybe a CRLF */
-	int		 wsp;		/* relaxed: whitespace not yet written */
+	int		 wsp;		/* relaxed: whitespace held back */
 	int		 inline_;	/* the current line has content */
 	uint64_t	 blank;		/* empty lines not yet written */
 	uint64_t	 written;	/* canonical bytes produced */

@@ -26,23 +26,12 @@
 
 #include "lib/dkim_key.h"
 #include "signd/dkim_sign.h"
+#include "dkimtest.h"
 #include "unit.h"
 
 static char tmpdir[] = "/tmp/postern-dkim-XXXXXX";
 static char keyfile[256];
 static EVP_PKEY *rsa, *ed;
-
-static const char *
-python(void)
-{
-	const char *p = getenv("POSTERN_PYTHON");
-
-	if (p != NULL && *p != '\0')
-		return p;
-	/* the distribution's python3 is the one python3-dkim is for */
-	return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" :
-	    "python3";
-}
 
 static int
 write_file(const char *path, const void *data, size_t len)
@@ -66,8 +55,8 @@ verify(const char *path)
 	int st;
 
 	snprintf(cmd, sizeof(cmd), "%s regress/tools/dkimverify.py "
-	    "--pubkey %s %s >%s/verify.out 2>&1", python(), keyfile, path,
-	    tmpdir);
+	    "--pubkey %s %s >%s/verify.out 2>&1", dkimtest_python(), keyfile,
+	    path, tmpdir);
 	st = system(cmd);
 	if (st == -1 || !WIFEXITED(st))
 		return -1;
@@ -223,11 +212,11 @@ test_verifier_present(void)
 	int st;
 
 	snprintf(cmd, sizeof(cmd), "%s -c 'import dkim, nacl.signing'",
-	    python());
+	    dkimtest_python());
 	st = system(cmd);
 	if (st != 0) {
 		printf("#   %s cannot import dkim and nacl: install "
-		    "python3-dkim and python3-nacl\n", python());
+		    "python3-dkim and python3-nacl\n", dkimtest_python());
 		CHECK(st == 0);
 	}
 }

@@ -26,6 +26,7 @@
 #include "lib/log.h"
 #include "lib/ticket.h"
 #include "signd/signd.h"
+#include "dkimtest.h"
 #include "unit.h"
 
 static char tmpdir[] = "/tmp/postern-signd-XXXXXX";
@@ -39,17 +40,6 @@ static const char conftext[] =
     "domain nokey.example {\n"
     "\tdkim selector s1 algorithm ed25519\n"
     "}\n";
-
-static const char *
-python(void)
-{
-	const char *p = getenv("POSTERN_PYTHON");
-
-	if (p != NULL && *p != '\0')
-		return p;
-	return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" :
-	    "python3";
-}
 
 static void
 make_key(const char *domain, const char *sel, enum dkim_alg alg)
@@ -138,7 +128,7 @@ verify_signed(const struct outcome *o, const char *msg)
 	fputs(msg, f);
 	fclose(f);
 	snprintf(cmd, sizeof(cmd), "%s regress/tools/dkimverify.py "
-	    "--pubkey %s %s >/dev/null", python(), keys, path);
+	    "--pubkey %s %s >/dev/null", dkimtest_python(), keys, path);
 	st = system(cmd);
 	return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
 }
