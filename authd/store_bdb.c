@@ -43,6 +43,7 @@
  * and can change with the version.
  */
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <stdint.h>
@@ -848,9 +849,19 @@ struct store *
 store_bdb_open(const char *home, int flags)
 {
 	struct store_bdb *s;
+	struct stat sb;
 	u_int32_t envflags;
 	int ret;
 
+	/* Say plainly what is wrong, rather than let the library panic. */
+	if (stat(home, &sb) == -1) {
+		log_warn("store: %s", home);
+		return NULL;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		log_warnx("store: %s: not a directory", home);
+		return NULL;
+	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		log_warn("store: calloc");
 		return NULL;
