@@ -40,6 +40,15 @@ child_usage(const char *prog)
 void
 child_peer_error(struct ipc *ipc, const char *why, void *arg)
 {
+	/*
+	 * A peer that closed its channel between messages has exited; the
+	 * master sees that too and stops the tree (or is stopping it), so
+	 * leave quietly.  Anything else is a lie: say so.
+	 */
+	if (ipc->eof) {
+		log_debug("%s", why);
+		exit(0);
+	}
 	fatalx("protocol error: %s", why);
 }
 

@@ -422,6 +422,7 @@ ipc_on_read(evutil_socket_t fd, short ev, void *arg)
 		return;
 	}
 	if (n == 0) {
+		ipc->eof = ipc->rlen == 0;
 		ipc_fail(ipc, "%s closed the channel%s", ipc->peername,
 		    ipc->rlen ? " in the middle of a message" : "");
 		return;

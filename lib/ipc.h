@@ -95,6 +95,7 @@ struct ipc {
 	ipc_error_cb	 error;
 	void		*arg;
 	int		 dead;
+	int		 eof;		/* the peer closed cleanly */
 	int		 busy;		/* inside ipc_read: defer free */
 	int		 freeme;
 };
