@@ -6,10 +6,14 @@ socket's refusal of unprivileged users.
 test_authd.py tests authd alone through its channels; this file tests what
 an operator and a device see.
 """
+import grp
+import json
 import os
+import pwd
 import re
 import signal
 import smtplib
+import subprocess
 import threading
 import zlib
 
@@ -280,3 +284,20 @@ def test_unprivileged_user_refused_by_control_socket():
             assert not TOKEN_RE.search(r.stdout)
         assert p.ctl_json("token", "list")["items"] == []
         p.ctl("ping")
+
+        # The same user with the control group ("postern") as its group
+        # is let in.
+        pw, gr = pwd.getpwnam("nobody"), grp.getgrnam("postern")
+
+        def as_group_member():
+            os.setgroups([])
+            os.setgid(gr.gr_gid)
+            os.setuid(pw.pw_uid)
+        r = subprocess.run([os.path.join(p.bin, "posternctl"), "-f", p.conf, "-s",
+                            os.path.join(p.root, "run", "control.sock"), "--json",
+                            "token", "add", "--name", "panel", "--address",
+                            "x@example.com"],
+                           capture_output=True, text=True, timeout=30,
+                           preexec_fn=as_group_member)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        assert token_ok(json.loads(r.stdout)["items"][0]["token"])
