@@ -149,7 +149,9 @@ keygen_print(const char *domain, const char *selector, enum dkim_alg alg,
 	(void)snprintf(name, sizeof(name), "%s._domainkey.%s", selector,
 	    domain);
 	if (json) {
-		printf("{");
+		/* the shape of every posternctl --json answer */
+		printf("{\"status\": \"ok\", \"message\": \"key written\", "
+		    "\"items\": [{");
 		json_str("domain", domain, 0);
 		json_str("selector", selector, 0);
 		json_str("algorithm", dkim_key_alg_word(alg), 0);
@@ -158,7 +160,7 @@ keygen_print(const char *domain, const char *selector, enum dkim_alg alg,
 		json_str("name", name, 0);
 		json_str("record", record, 0);
 		json_str("zone", zone, 1);
-		printf("}\n");
+		printf("}]}\n");
 		return;
 	}
 	printf("key written: %s\n", path);
