@@ -373,8 +373,6 @@ smtp_io_run(struct smtp_session *s)
 			break;
 		if (n == 0)
 			s->flags |= SMTP_F_EOF;
-		else
-			smtp_session_activity(s);
 	}
 	io_events(s);
 }

@@ -306,7 +306,12 @@ smtp_session_timeout(struct smtp_session *s)
 	smtp_session_close(s, "timeout");
 }
 
-/* Arm the timer for the state (capped by the session's own limit). */
+/*
+ * Arm the timer for the state (capped by the session's own limit).  It is
+ * armed again whenever input moves the session on, so a command timeout
+ * runs from the last complete command, not from the last octet: a client
+ * trickling one octet a second still runs out of time.
+ */
 void
 smtp_session_timeout_set(struct smtp_session *s)
 {
@@ -322,7 +327,9 @@ smtp_session_timeout_set(struct smtp_session *s)
 		break;
 	case SMTP_S_DATA:
 	case SMTP_S_BDAT:
-		t = child_conf->to_data_init;
+		/* The first data, then each piece of it. */
+		t = s->tx != NULL && s->tx->data_started && s->tx->data.size > 0 ?
+		    child_conf->to_data_block : child_conf->to_data_init;
 		break;
 	case SMTP_S_WAIT_COMMIT:
 		t = child_conf->to_data_end;
@@ -337,23 +344,6 @@ smtp_session_timeout_set(struct smtp_session *s)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	left = child_conf->to_session - (now.tv_sec - s->started.tv_sec);
 	if (s->state != SMTP_S_CLOSING && left < t)
-		t = left > 0 ? left : 0;
-	smtp_io_timer(s, t, 0);
-}
-
-/* Bytes came in a data state: the data-block timeout starts again. */
-void
-smtp_session_activity(struct smtp_session *s)
-{
-	struct timespec now;
-	time_t t, left;
-
-	if (s->state != SMTP_S_DATA && s->state != SMTP_S_BDAT)
-		return;
-	t = child_conf->to_data_block;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	left = child_conf->to_session - (now.tv_sec - s->started.tv_sec);
-	if (left < t)
 		t = left > 0 ? left : 0;
 	smtp_io_timer(s, t, 0);
 }

@@ -1,0 +1,16 @@
+# "timeout session" bounds the whole session, however busy the client
+# keeps it.
+listener plain
+timeout session 3s
+S: 220
+C: EHLO client.example
+S: 250
+SLEEP 1
+C: NOOP
+S: 250
+SLEEP 1
+C: NOOP
+S: 250
+SILENT 0.5
+S: 421 4.4.2
+CLOSED
