@@ -453,6 +453,8 @@ mw_put(struct mw *mw, const void *p, size_t n)
 		mw->err = 1;
 		return;
 	}
+	if (n == 0)	/* an empty byte string may come as NULL */
+		return;
 	memcpy(mw->buf + mw->len, p, n);
 	mw->len += n;
 }
