@@ -44,6 +44,7 @@
 #include <sys/socket.h>
 #include <sys/tree.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -168,6 +169,7 @@ smtpd_accept(evutil_socket_t lfd, short ev, void *arg)
 	struct sockaddr_storage ss;
 	struct smtp_session *s;
 	socklen_t len = sizeof(ss);
+	int one = 1;
 	static const char busy[] = "421 4.7.0 Too many sessions, "
 	    "try again later\r\n";
 	int fd;
@@ -188,6 +190,13 @@ smtpd_accept(evutil_socket_t lfd, short ev, void *arg)
 		close(fd);
 		return;
 	}
+	/*
+	 * Replies are batched here already (smtp_io.c); Nagle would only hold
+	 * a reply back behind the ACK of the last TLS handshake flight.
+	 */
+	if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
 	if (smtp_session_count() >= child_conf->max_sessions) {
 		log_warnx("connection refused: %d sessions (limit sessions)",
 		    smtp_session_count());

@@ -339,3 +339,56 @@ def test_garbage_does_not_kill_smtpd():
         s = smtplib.SMTP(*d.addr("plain"), timeout=10)
         assert s.noop()[0] == 250
         s.quit()
+
+
+def test_tls_versions():
+    """TLS 1.2 and 1.3 are spoken, older versions are not."""
+    with SmtpdAlone() as d:
+        for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            ctx = tls_ctx()
+            ctx.minimum_version = ctx.maximum_version = v
+            c = ctx.wrap_socket(socket.create_connection(d.addr("tls"), timeout=10))
+            assert c.recv(100).startswith(b"220 ")
+            assert c.version() == {ssl.TLSVersion.TLSv1_2: "TLSv1.2",
+                                   ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[v]
+            c.close()
+        ctx = tls_ctx()
+        try:
+            ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+            ctx.set_ciphers("ALL:@SECLEVEL=0")
+        except (ValueError, ssl.SSLError):
+            return	# this OpenSSL cannot even try
+        try:
+            c = ctx.wrap_socket(socket.create_connection(d.addr("tls"), timeout=10))
+            c.close()
+            raise AssertionError("a TLS 1.1 handshake succeeded")
+        except (ssl.SSLError, ConnectionResetError, OSError) as e:
+            assert "succeeded" not in str(e)
+        assert d.alive()
+
+
+def test_idle_tls_session_memory():
+    """Idle TLS sessions cost well under 40 KB each, libtls included."""
+    n = 400
+    with SmtpdAlone(verbose=False, limits={"sessions-per-client": n + 10}) as d:
+        def rss():
+            with open("/proc/%d/status" % d.proc.pid) as f:
+                return [int(l.split()[1]) for l in f if l.startswith("VmRSS")][0]
+        warm = tls_ctx().wrap_socket(socket.create_connection(d.addr("tls")))
+        warm.recv(100)
+        time.sleep(0.2)
+        base = rss()
+        conns = []
+        for i in range(n):
+            c = tls_ctx().wrap_socket(socket.create_connection(d.addr("tls"), timeout=10))
+            c.recv(100)
+            c.sendall(b"EHLO client.test\r\n")
+            while not c.recv(4096).endswith(b"250 HELP\r\n"):
+                pass
+            conns.append(c)
+        time.sleep(0.3)
+        per = (rss() - base) / n
+        sys.stdout.write("# %.1f KB per idle TLS session\n" % per)
+        assert per < 40, "%.1f KB per idle TLS session" % per
+        for c in conns:
+            c.close()
