@@ -183,16 +183,18 @@ bounce_failures(struct envelope *env, int64_t now)
 	free(idx);
 }
 
-void
+/* Returns how many recipients the warning covered (0: nothing done). */
+size_t
 bounce_delays(struct envelope *env, int64_t now)
 {
 	uint32_t *idx;
 	size_t n;
 
 	if (!bounce_wanted(env))
-		return;
+		return 0;
 	if ((n = bounce_select(env, RCPT_PENDING, RCPT_F_WARNED, &idx)) == 0)
-		return;
+		return 0;
 	bounce_send(env, DSN_DELAY, idx, n, now);
 	free(idx);
+	return n;
 }

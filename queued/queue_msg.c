@@ -129,6 +129,8 @@ msg_schedule(struct qmsg *m)
 		sched_remove(&queue_sched, &m->sched);
 		return;
 	}
+	if (m->parked)
+		return;		/* the domain's next free slot wakes it */
 	if (sched_update(&queue_sched, &m->sched, m->next) == -1)
 		fatal("schedule");
 }
@@ -137,6 +139,7 @@ void
 msg_remove(struct qmsg *m)
 {
 	sched_remove(&queue_sched, &m->sched);
+	runner_unpark(m);
 	RB_REMOVE(qmsg_tree, &queue_msgs, m);
 	queue_nrcpt -= m->npending;
 	queue_nmsgs--;

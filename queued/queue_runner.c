@@ -11,7 +11,10 @@
  *   - past delay-warning, a delay notice goes to the sender, once;
  *   - the due recipients are grouped by domain (case-insensitive), at
  *     most batch-recipients per batch and one IPC message each, as far as
- *     free batch slots allow; the rest stay due for the next round.
+ *     free batch slots allow (concurrency in all, concurrency-per-domain
+ *     for one domain); the rest stay due for the next round, and a
+ *     message held back by a busy domain waits off the heap (parked)
+ *     until a batch of that domain is done.
  *
  * Before the batches leave, the envelope's in-flight counter is raised
  * and written, and the batches are sent only when that write is on disk:
@@ -28,6 +31,7 @@
  */
 #include <sys/types.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -60,6 +64,8 @@ struct qbatch {
 };
 
 static TAILQ_HEAD(, qbatch) batches = TAILQ_HEAD_INITIALIZER(batches);
+/* Messages waiting for a slot of a domain at concurrency-per-domain. */
+static TAILQ_HEAD(, qmsg) parked = TAILQ_HEAD_INITIALIZER(parked);
 static uint32_t		 nbatches;
 static uint64_t		 batch_seq;
 static struct event	*runner_ev;
@@ -229,9 +235,71 @@ runner_batch_base(const struct envelope *env, const char *domain)
 	    strlen(domain) + 4 + 8 + 4 + 4 + env->dkimlen;
 }
 
-/* Group the due recipients into batches; returns how many were made. */
+/* A case-insensitive hash of a domain (FNV-1a): a collision only wakes
+ * a message too early, which then parks again. */
 static uint32_t
-runner_plan(struct qmsg *m, int64_t now)
+runner_domain_hash(const char *d)
+{
+	uint32_t h = 2166136261U;
+
+	for (; *d != '\0'; d++)
+		h = (h ^ (unsigned char)tolower((unsigned char)*d)) * 16777619U;
+	return h;
+}
+
+static void
+runner_park(struct qmsg *m, const char *domain)
+{
+	m->parked = 1;
+	m->park_hash = runner_domain_hash(domain);
+	TAILQ_INSERT_TAIL(&parked, m, park_entry);
+}
+
+void
+runner_unpark(struct qmsg *m)
+{
+	if (!m->parked)
+		return;
+	TAILQ_REMOVE(&parked, m, park_entry);
+	m->parked = 0;
+}
+
+/* A slot of this domain is free: the longest-waiting message may go. */
+static void
+runner_wake(const char *domain)
+{
+	struct qmsg *m;
+	uint32_t h = runner_domain_hash(domain);
+
+	TAILQ_FOREACH(m, &parked, park_entry) {
+		if (m->park_hash == h) {
+			runner_unpark(m);
+			msg_schedule(m);
+			return;
+		}
+	}
+}
+
+/* Batches at relayd (or about to go) for a domain. */
+static uint32_t
+runner_domain_load(const char *domain)
+{
+	struct qbatch *b;
+	uint32_t n = 0;
+
+	TAILQ_FOREACH(b, &batches, entry)
+		if (strcasecmp(b->domain, domain) == 0)
+			n++;
+	return n;
+}
+
+/*
+ * Group the due recipients into batches; returns how many were made.
+ * blocked gets the first domain whose recipients had to wait because
+ * concurrency-per-domain was reached.
+ */
+static uint32_t
+runner_plan(struct qmsg *m, int64_t now, char *blocked, size_t blockedsz)
 {
 	struct envelope *env = m->env;
 	struct env_rcpt *r;
@@ -262,6 +330,13 @@ runner_plan(struct qmsg *m, int64_t now)
 		if (found == NULL) {
 			if (nbatches >= (uint32_t)child_conf->concurrency)
 				continue;
+			if (child_conf->concurrency_domain > 0 &&
+			    runner_domain_load(dom) >=
+			    (uint32_t)child_conf->concurrency_domain) {
+				if (blocked[0] == '\0')
+					strlcpy(blocked, dom, blockedsz);
+				continue;
+			}
 			if ((found = calloc(1, sizeof(*found))) == NULL)
 				fatal("runner_plan");
 			found->id = ++batch_seq;
@@ -358,6 +433,8 @@ runner_start(struct qmsg *m, int64_t now)
 	struct envelope *env;
 	uint32_t i, made;
 	uint64_t *idp;
+	char blocked[MAX_HOST] = "";
+	int changed = 0;
 	char qid[QID_LEN + 1];
 
 	if (msg_load(m) == -1)
@@ -367,15 +444,25 @@ runner_start(struct qmsg *m, int64_t now)
 	qid_format(m->id, qid);
 	if (now >= env->created + child_conf->lifetime) {
 		for (i = 0; i < env->nrcpt; i++)
-			if (env->rcpt[i].state == RCPT_PENDING)
+			if (env->rcpt[i].state == RCPT_PENDING) {
 				runner_expire(m, &env->rcpt[i], now);
+				changed = 1;
+			}
 	}
 	if (child_conf->delay_warning > 0 &&
-	    now >= env->created + child_conf->delay_warning)
-		bounce_delays(env, now);
+	    now >= env->created + child_conf->delay_warning &&
+	    bounce_delays(env, now) > 0)
+		changed = 1;
 
-	made = runner_plan(m, now);
+	made = runner_plan(m, now, blocked, sizeof(blocked));
 	m->flush = 0;
+	if (made == 0 && !changed && blocked[0] != '\0') {
+		/* Nothing to write: wait for that domain, off the heap. */
+		m->state = QM_IDLE;
+		msg_unload(m);
+		runner_park(m, blocked);
+		return;
+	}
 	if (made == 0) {
 		/* Expiry or a warning only: record it, end the round. */
 		msg_record(m, 1);
@@ -433,6 +520,7 @@ runner_done(struct qbatch *b, int64_t now)
 			runner_apply(m, &m->env->rcpt[b->idx[i]], &r, now);
 	TAILQ_REMOVE(&batches, b, entry);
 	nbatches--;
+	runner_wake(b->domain);
 	free(b);
 	m->nbatches--;
 	msg_record(m, m->nbatches == 0);

@@ -59,6 +59,9 @@ struct qmsg {
 	uint32_t	 nrecords;	/* envelope writes awaiting sync */
 	int		 delete_req;	/* operator asked for removal */
 	int		 flush;		/* operator asked for a retry now */
+	int		 parked;	/* waiting for a busy domain */
+	uint32_t	 park_hash;	/* of that domain */
+	TAILQ_ENTRY(qmsg) park_entry;
 	struct envelope	*env;		/* while QM_ACTIVE */
 	struct dbuf	*logs;		/* result lines awaiting the sync */
 };
@@ -127,10 +130,11 @@ void	runner_init(void);
 void	runner_kick(void);
 void	runner_relayd_dispatch(struct ipc *, struct ipc_msg *, void *);
 uint32_t runner_inflight(void);
+void	runner_unpark(struct qmsg *);
 
 /* queue_bounce.c */
 void	bounce_failures(struct envelope *, int64_t now);
-void	bounce_delays(struct envelope *, int64_t now);
+size_t	bounce_delays(struct envelope *, int64_t now);
 int	bounce_inject(const void *data, size_t len, struct envelope *env);
 
 /* queue_ctl.c */

@@ -78,8 +78,7 @@ class Chan(Channel):
 
 def queued_binary():
     b = postern_test.build_dir()
-    for cand in (os.path.join(b, "queued"), os.path.join(b, "libexec", "queued"),
-                 os.path.join(b, "bin", "queued")):
+    for cand in (os.path.join(b, "bin", "queued"), os.path.join(b, "queued")):
         if os.path.isfile(cand) and os.access(cand, os.X_OK):
             return cand
     raise AssertionError("no queued binary under %s" % b)

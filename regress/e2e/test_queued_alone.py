@@ -309,3 +309,20 @@ def test_peer_protocol_error_is_fatal():
         q.proc.wait(10)
         assert q.proc.returncode != 0
         assert "protocol error" in q.log()
+
+
+def test_concurrency_per_domain():
+    with Queued(queue={"concurrency-per-domain": "1"}) as q:
+        for i in range(3):
+            q.submit("scans@example.com", ["a%d@example.org" % i], msg(i))
+        q.submit("scans@example.com", ["x@example.net"], msg(9))
+        got = [q.relay_batch(), q.relay_batch()]
+        assert sorted(b["domain"] for b in got) == ["example.net", "example.org"]
+        assert q.relayd.quiet(1.0), "two batches for one domain at once"
+        for b in got:
+            q.relay_results(b, 250)
+        b = q.relay_batch()
+        assert b["domain"] == "example.org"
+        q.relay_results(b, 250)
+        q.relay_results(q.relay_batch(timeout=15), 250)
+        q.wait_log("removed: all recipients final", 4)
