@@ -20,6 +20,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "smtp"))
 from smtpd_alone import SmtpdAlone  # noqa: E402
 
+# Memory bounds mean nothing under AddressSanitizer (its shadow memory and
+# quarantine); the sanitizer run checks everything else.
+SANITIZED = "ASAN_OPTIONS" in os.environ
+
+
+def peak_rss_kb(d):
+    with open("/proc/%d/status" % d.proc.pid) as f:
+        return [int(l.split()[1]) for l in f if l.startswith("VmHWM")][0]
+
 
 def tls_ctx():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -137,14 +146,19 @@ def test_smtplib_wrong_token_and_sender():
     with SmtpdAlone() as d:
         tok = d.add_token("alice@example.com")
         s = tls_client(d)
-        t0 = time.time()
-        try:
-            s.login("alice@example.com", tok[:-1] + ("a" if tok[-1] != "a" else "b"))
-            raise AssertionError("login with a wrong token worked")
-        except smtplib.SMTPAuthenticationError as e:
-            assert e.smtp_code == 535
-        # Slowed down, but under a second (clients must not look hung).
-        assert 0.2 < time.time() - t0 < 1.0
+        # One wrong character: the check digits catch it here, and the
+        # refusal takes as long as authd's would.
+        for bad in (tok[:-1] + ("a" if tok[-1] != "a" else "b"),
+                    d.add_token("carol@example.com")):
+            s.user, s.password = "alice@example.com", bad
+            t0 = time.time()
+            try:
+                s.auth("PLAIN", s.auth_plain)
+                raise AssertionError("login with a wrong token worked")
+            except smtplib.SMTPAuthenticationError as e:
+                assert e.smtp_code == 535
+            # Slowed down, but under a second (clients must not look hung).
+            assert 0.2 < time.time() - t0 < 1.0, time.time() - t0
         assert any("auth=failed user=alice@example.com client=127.0.0.1" in l
                    for l in d.log())
         s.login("alice@example.com", tok)
@@ -244,9 +258,8 @@ def test_20mb_message_streams():
         s.quit()
         m = wait_committed(d, 1)[0]
         assert split(m["data"])[1] == msg
-        with open("/proc/%d/status" % d.proc.pid) as f:
-            hwm = [int(l.split()[1]) for l in f if l.startswith("VmHWM")][0]
-        assert hwm < 12 * 1024, "smtpd peak RSS %d KB" % hwm
+        hwm = peak_rss_kb(d)
+        assert SANITIZED or hwm < 12 * 1024, "smtpd peak RSS %d KB" % hwm
 
 
 def test_100_recipients():
@@ -295,9 +308,8 @@ def test_back_pressure():
         s.quit()
         m = wait_committed(d, 1)[0]
         assert split(m["data"])[1].endswith(body)
-        with open("/proc/%d/status" % d.proc.pid) as f:
-            hwm = [int(l.split()[1]) for l in f if l.startswith("VmHWM")][0]
-        assert hwm < 12 * 1024, "smtpd peak RSS %d KB" % hwm
+        hwm = peak_rss_kb(d)
+        assert SANITIZED or hwm < 12 * 1024, "smtpd peak RSS %d KB" % hwm
 
 
 def test_certificate_reload_keeps_sessions():
@@ -389,6 +401,6 @@ def test_idle_tls_session_memory():
         time.sleep(0.3)
         per = (rss() - base) / n
         sys.stdout.write("# %.1f KB per idle TLS session\n" % per)
-        assert per < 40, "%.1f KB per idle TLS session" % per
+        assert SANITIZED or per < 40, "%.1f KB per idle TLS session" % per
         for c in conns:
             c.close()
