@@ -8,6 +8,7 @@
 #include <sys/tree.h>
 #include <netinet/in.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,6 +337,9 @@ relay_batch_read(struct mr *mr, int fd)
 	n = mr_u32(mr);
 	if (mr->err || n == 0 || n > RELAY_MAX_RCPTS || !qid_ok(b->qid))
 		goto bad;
+	/* One destination per domain, whatever its case. */
+	for (i = 0; b->domain[i] != '\0'; i++)
+		b->domain[i] = tolower((unsigned char)b->domain[i]);
 	if ((b->rcpt = calloc(n, sizeof(*b->rcpt))) == NULL)
 		fatal("calloc");
 	b->nrcpt = n;
