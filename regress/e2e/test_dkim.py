@@ -2,8 +2,9 @@
 
 Keys made with posternctl dkim keygen, mail sent by real clients with
 tokens, received by a Sink, and every signature checked with python3-dkim
-(dkimpy) fed the public keys that `posternctl dkim dns' prints (from
-signd, the one process that reads the keys).  Also: dual signing, mail
+(dkimpy) and with OpenDKIM's library (regress/tools/odkim_verify.c), fed
+the public keys that `posternctl dkim dns' prints (from signd, the one
+process that reads the keys).  Also: dual signing, mail
 for a domain whose key is missing is deferred (never sent unsigned) and
 goes through once the key is made, tampering breaks the signatures, no
 other child's user can open a key, and a 30 MB message is signed without
@@ -13,6 +14,7 @@ import os
 import pwd
 import smtplib
 import subprocess
+import tempfile
 
 from postern_test import Postern, Sink, wait_for
 
@@ -50,8 +52,34 @@ def records(p, domain="example.com"):
     return {i["name"]: i["record"] for i in data["items"] if i["record"]}
 
 
+_odkim = []
+
+
+def odkim_verify(raw, recs):
+    """libopendkim's verdict (regress/tools/odkim_verify.c, built once)."""
+    if not _odkim:
+        d = tempfile.mkdtemp(prefix="odkim-")
+        subprocess.run(["cc", "-O2", "-o", os.path.join(d, "odkim_verify"),
+                        os.path.join(os.path.dirname(__file__), "..", "tools",
+                                     "odkim_verify.c"), "-lopendkim"],
+                       check=True)
+        _odkim.append(d)
+    d = _odkim[0]
+    with open(os.path.join(d, "keys.txt"), "w") as f:
+        for name, rec in recs.items():
+            f.write("%s %s\n" % (name, rec))
+    with open(os.path.join(d, "msg.eml"), "wb") as f:
+        f.write(raw)
+    r = subprocess.run([os.path.join(d, "odkim_verify"),
+                        os.path.join(d, "keys.txt"), os.path.join(d, "msg.eml")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, "OpenDKIM: %s" % r.stdout
+    return r.stdout.count("pass ")
+
+
 def verify_all(raw, recs):
-    """The number of DKIM-Signature fields, all of which must verify."""
+    """The number of DKIM-Signature fields, all of which must verify,
+    with python3-dkim and with OpenDKIM's library."""
     def dnsfunc(name, timeout=5):
         return recs.get(name.decode().rstrip("."), "").encode() or None
     d = dkim.DKIM(raw)
@@ -59,6 +87,7 @@ def verify_all(raw, recs):
     for i in range(n):
         assert d.verify(idx=i, dnsfunc=dnsfunc), \
             "signature %d does not verify: %s" % (i, raw[:1500])
+    assert odkim_verify(raw, recs) == n
     return n
 
 

@@ -81,7 +81,8 @@ main(int argc, char **argv)
 			e = end;
 		st = dkim_header(d, p, e - p);
 		if (st != DKIM_STAT_OK) {
-			printf("fail: dkim_header: %s\n", dkim_getresultstr(st));
+			printf("fail: dkim_header: %s\n",
+			    dkim_getresultstr(st));
 			return 1;
 		}
 		p = e + 2;

@@ -9,9 +9,10 @@
  * an RSA and an Ed25519 key (dual signing) in both canonicalizations, and
  * each signed message is handed to python3-dkim (through
  * regress/tools/dkimverify.py) and to libopendkim (regress/tools/
- * odkim_verify.c, built here), which must both pass it; then a body byte, a signed header or a
- * second From: is changed and both must fail it.  A missing verifier
- * (python3-dkim, libopendkim-dev) is a failure, never a skip.
+ * odkim_verify.c, built here), which must both pass it; then a body
+ * byte, a signed header or a second From: is changed and both must fail
+ * it.  A missing verifier (python3-dkim, libopendkim-dev) is a failure,
+ * never a skip.
  */
 #include <sys/types.h>
 #include <sys/resource.h>
@@ -575,7 +576,8 @@ static const struct corpus {
 	  F_AS_SENT },
 	{ "trailing blank lines", HDRS "\r\nbody\r\n\r\n\r\n\r\n", 0 },
 	{ "only blank lines", HDRS "\r\n\r\n\r\n\r\n", 0 },
-	{ "whitespace-only trailing lines", HDRS "\r\nbody\r\n  \r\n\t\r\n", 0 },
+	{ "whitespace-only trailing lines",
+	  HDRS "\r\nbody\r\n  \r\n\t\r\n", 0 },
 	{ "leading blank lines", HDRS "\r\n\r\n\r\nbody\r\n", 0 },
 	{ "8-bit and UTF-8 headers",
 	  "From: =?utf-8?q?J=C3=BCrgen?= <scans@example.com>\r\n"
