@@ -40,6 +40,45 @@ def body(raw):
     return raw.split(b"\r\n\r\n", 1)[1]
 
 
+# -- servers started here ---------------------------------------------------
+
+class Server:
+    """What the servers below share: `with', the URL, and waiting for a
+    process to listen / stopping it by PID."""
+    proc = None
+
+    def url(self):
+        return '"smtp://%s:%d"' % (self.ip, self.port)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def wait_listening(self, what):
+        def up():
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError("%s exited" % what)
+            try:
+                socket.create_connection((self.ip, self.port), 0.2).close()
+                return True
+            except OSError:
+                return False
+        wait_for(up, 10, "%s to listen" % what)
+
+    def stop_proc(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
 # -- DNS ------------------------------------------------------------------
 
 class ServfailResponder(threading.Thread):
@@ -75,7 +114,7 @@ class ServfailResponder(threading.Thread):
         self.sock.close()
 
 
-class Unbound:
+class Unbound(Server):
     """unbound(8) on its own loopback address, serving `records' in a
     static root zone: everything else is NXDOMAIN, nothing leaves the
     machine.  "sf.<zone>" is forwarded to a SERVFAIL responder."""
@@ -117,16 +156,7 @@ class Unbound:
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-
-        def up():
-            if self.proc.poll() is not None:
-                raise AssertionError("unbound exited: %s" % self.log())
-            try:
-                socket.create_connection((self.ip, self.port), 0.2).close()
-                return True
-            except OSError:
-                return False
-        wait_for(up, 10, "unbound to listen")
+        self.wait_listening("unbound")
         return self
 
     def log(self):
@@ -136,23 +166,10 @@ class Unbound:
             return ""
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self.stop_proc()
         if self.sf:
             self.sf.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
 
 
 class RelayPostern(Postern):
@@ -200,7 +217,7 @@ def mx_sink(**kw):
 SMTP_SINK = os.path.join(CACHE, "postfix", "usr", "sbin", "smtp-sink")
 
 
-class PostfixSink:
+class PostfixSink(Server):
     """smtp-sink(1) from the Postfix package (unpacked by regress/setup),
     dumping each message to a file."""
 
@@ -225,16 +242,7 @@ class PostfixSink:
             self.args + ["%s:%d" % (self.ip, self.port), "64"],
             env=env, stdin=subprocess.DEVNULL, stdout=self.logf,
             stderr=self.logf)
-
-        def up():
-            if self.proc.poll() is not None:
-                raise AssertionError("smtp-sink exited")
-            try:
-                socket.create_connection((self.ip, self.port), 0.2).close()
-                return True
-            except OSError:
-                return False
-        wait_for(up, 10, "smtp-sink to listen")
+        self.wait_listening("smtp-sink")
         return self
 
     def messages(self):
@@ -246,26 +254,14 @@ class PostfixSink:
         return out
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+        self.stop_proc()
         self.logf.close()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-    def url(self):
-        return '"smtp://%s:%d"' % (self.ip, self.port)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
 
 
 # -- scripted servers -------------------------------------------------------
 
-class Scripted:
+class Scripted(Server):
     """A tiny SMTP server run by a function per connection, in a thread:
     fn(conn_number, sock_file_reader, send)."""
 
@@ -311,16 +307,6 @@ class Scripted:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
-
-    def url(self):
-        return '"smtp://%s:%d"' % (self.ip, self.port)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
 
 
 def accept_mail(readline, send, ehlo_extra=""):
