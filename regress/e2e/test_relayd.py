@@ -602,3 +602,74 @@ def test_credentials_never_sent_in_the_clear():
             assert "dsn=4.7.4" in line, line
             assert "s3cret" not in p.log()
             assert ps.messages() == []
+
+
+def test_mx_over_ipv6():
+    """An MX host with only an AAAA record (::1)."""
+    with Sink(ip="::1", port=25) as sink:
+        with Unbound(["v6.rt. MX 10 host6.rt.", "host6.rt. AAAA ::1"]) as dns, \
+                RelayPostern(dns=dns) as p:
+            p.send(["user@v6.rt"])
+            sink.wait_messages(1)
+            p.wait_log(r"relayd\[\d+\]: id=\S+ to=<user@v6.rt> "
+                       r"relay=host6.rt\[::1\]:25 .*status=sent")
+
+
+def test_smarthost_auth_over_starttls():
+    """Credentials from the file go to the smarthost, after STARTTLS, in
+    AUTH PLAIN; the log never shows them."""
+    import base64
+    import ssl
+    cert, key = tls_files()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    got = {}
+
+    def smarthost(n, readline, send, h):
+        send("220 smarthost\r\n")
+        tls = None
+        while True:
+            if tls is None:
+                line = readline()
+            else:
+                line = tls.readline(100000)
+            if not line:
+                return
+            cmd = line[:8].upper()
+            out = send if tls is None else (lambda t: (tls.write(t.encode()), tls.flush()))
+            if cmd.startswith(b"EHLO"):
+                out("250-smarthost\r\n%s250 AUTH PLAIN LOGIN\r\n" %
+                    ("250-STARTTLS\r\n" if tls is None else ""))
+            elif cmd == b"STARTTLS":
+                send("220 go ahead\r\n")
+                s = ctx.wrap_socket(h.request, server_side=True)
+                tls = s.makefile("rwb")
+            elif cmd.startswith(b"AUTH"):
+                got["auth"] = base64.b64decode(line.split()[2])
+                got["tls"] = tls is not None
+                out("235 2.7.0 welcome\r\n")
+            elif cmd[:4] == b"DATA":
+                out("354 go\r\n")
+                while tls.readline() not in (b".\r\n", b""):
+                    pass
+                out("250 2.0.0 relayed\r\n")
+            elif cmd[:4] == b"QUIT":
+                out("221 bye\r\n")
+                return
+            else:
+                out("250 ok\r\n")
+
+    with Scripted(smarthost) as srv:
+        p = RelayPostern(relay=None)
+        creds = os.path.join(p.root, "relay.secret")
+        with open(creds, "w") as f:
+            f.write("alice\ns3cret pass phrase\n")
+        os.chmod(creds, 0o600)
+        with open(p.conf, "a") as f:
+            f.write('relay via %s credentials "%s"\n' % (srv.url(), creds))
+        with p:
+            p.send(["a@dest.test"])
+            line = p.wait_log(r"relayd\[\d+\]: id=\S+ to=<a@dest.test> .*status=sent.*")[0]
+            assert "tls=TLSv1." in line, line
+            assert got == {"auth": b"\0alice\0s3cret pass phrase", "tls": True}, got
+            assert "s3cret" not in p.log()
