@@ -11,9 +11,8 @@
  * and the renames of every message waiting.  So however many sessions
  * are committing, one flush serves them all (group commit), and a
  * message costs a fraction of a flush instead of four.  The price is
- * that the spool should be a file system of its own, or at least not
- * shared with a process that writes a lot (syncfs would flush that too);
- * the README says so.
+ * that the spool is best a file system of its own, or at least not one
+ * shared with a process that writes a lot (syncfs would flush that too).
  *
  * How.  Callers on the event loop hand a callback to qsync_request().
  * A single thread waits for requests; it takes every request that is
