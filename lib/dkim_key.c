@@ -21,6 +21,9 @@
 
 #include "dkim_key.h"
 
+static void keyerr(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 keyerr(char *err, size_t errsz, const char *fmt, ...)
 {

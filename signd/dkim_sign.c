@@ -23,6 +23,9 @@ struct hname {
 	size_t		 len;
 };
 
+static int seterr(char *, size_t, int, const char *, ...)
+    __attribute__((format(printf, 4, 5)));
+
 static int
 seterr(char *err, size_t errsz, int rv, const char *fmt, ...)
 {
@@ -491,6 +494,9 @@ fold_word(struct fold *f, const char *s, size_t n, int sp, size_t need)
 	fold_raw(f, s, n);
 	f->col += n;
 }
+
+static void fold_tag(struct fold *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 fold_tag(struct fold *f, const char *fmt, ...)
