@@ -103,9 +103,9 @@ $(O)/regress/unit/test_%: regress/unit/test_%.c regress/unit/unit.h $(DIRLIBS) $
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(DIRLIBS) $(LIBPOSTERN) $(LIBS_ALL)
 
-$(O)/regress/bench/%: regress/bench/%.c $(LIBPOSTERN)
+$(O)/regress/bench/%: regress/bench/%.c $(DIRLIBS) $(LIBPOSTERN)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBPOSTERN) $(LIBS_ALL) -lm
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(DIRLIBS) $(LIBPOSTERN) $(LIBS_ALL) -lm
 
 # Fuzz targets need clang's libFuzzer: make fuzz CC=clang
 fuzz: $(FUZZ_SRCS:regress/fuzz/%.c=$(O)/fuzz/%)

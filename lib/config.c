@@ -125,6 +125,8 @@ struct kw {
 	const struct kw	*sub;		/* kw_sub: table of the next word */
 };
 
+static void	conf_verr(struct parser *, int, const char *, va_list)
+		    __attribute__((format(printf, 3, 0)));
 static void	conf_err(struct parser *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	conf_err_at(struct parser *, int, const char *, ...)

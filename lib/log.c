@@ -94,6 +94,9 @@ log_emit(int prio, const char *name, int pid, const char *msg)
 	}
 }
 
+static void	log_vlog(int, int, const char *, va_list)
+		    __attribute__((format(printf, 3, 0)));
+
 static void
 log_vlog(int prio, int with_errno, const char *fmt, va_list ap)
 {

@@ -29,8 +29,8 @@
 
 #include <openssl/evp.h>
 
-#include "signd/dkim_canon.c"
-#include "signd/dkim_sign.c"
+#include "signd/dkim_canon.h"
+#include "signd/dkim_sign.h"
 
 static double seconds = 2.0;
 

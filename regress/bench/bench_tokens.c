@@ -40,7 +40,8 @@
  * $(O)/authd/libauthd.a would do as well; this file would then need no
  * change but the line below.)
  */
-#include "authd/store_bdb.c"
+#include "authd/store.h"
+#include "log.h"
 
 #include "token.h"
 
