@@ -26,6 +26,9 @@
 
 #define PEER_PAUSE_POLL_MS	5
 
+struct ipc	*smtpd_authd;
+struct ipc	*smtpd_queued;
+
 static TAILQ_HEAD(, smtp_session) peer_paused =
     TAILQ_HEAD_INITIALIZER(peer_paused);
 static struct event *peer_ev_pause;

@@ -171,7 +171,7 @@ session_connected(struct smtp_session *s)
 	log_info("session=%s connect client=%s listener=%d%s", s->idstr,
 	    s->client, s->lindex, s->flags & SMTP_F_PROXIED ? " proxy=yes" :
 	    "");
-	if (smtpd_client_add(s) == -1) {
+	if (smtp_limit_add(s) == -1) {
 		log_warnx("session=%s refused client=%s reason=\"limit "
 		    "sessions-per-client\"", s->idstr, s->client);
 		if (s->mode == LISTEN_TLS) {
@@ -368,7 +368,7 @@ smtp_session_free(struct smtp_session *s)
 		explicit_bzero(s->login, sizeof(*s->login));
 		free(s->login);
 	}
-	smtpd_session_gone(s);
+	smtp_limit_release(s);
 	RB_REMOVE(session_tree, &sessions, s);
 	nsessions--;
 	smtp_io_free(s);

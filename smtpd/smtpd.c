@@ -42,7 +42,6 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <sys/tree.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -56,9 +55,6 @@
 #include "log.h"
 #include "smtpd.h"
 
-struct ipc	*smtpd_authd;
-struct ipc	*smtpd_queued;
-
 struct smtpd_listen {
 	int		 index;
 	int		 fd;
@@ -68,66 +64,6 @@ struct smtpd_listen {
 static struct smtpd_listen smtpd_listens[CONF_MAX_LISTENERS];
 static int	 smtpd_nlistens;
 static struct event *smtpd_ev_resume;
-
-/* Sessions per client address (sessions-per-client). */
-struct smtp_client {
-	RB_ENTRY(smtp_client) entry;
-	char		 addr[64];
-	int		 n;
-};
-
-static int
-smtpd_client_cmp(struct smtp_client *a, struct smtp_client *b)
-{
-	return strcmp(a->addr, b->addr);
-}
-
-RB_HEAD(smtpd_clients, smtp_client);
-RB_PROTOTYPE(smtpd_clients, smtp_client, entry, smtpd_client_cmp);
-RB_GENERATE(smtpd_clients, smtp_client, entry, smtpd_client_cmp);
-static struct smtpd_clients smtpd_clients = RB_INITIALIZER(&smtpd_clients);
-
-/* Count the session against its client address; -1 when over the limit. */
-int
-smtpd_client_add(struct smtp_session *s)
-{
-	struct smtp_client key, *c;
-
-	(void)strlcpy(key.addr, s->client, sizeof(key.addr));
-	if ((c = RB_FIND(smtpd_clients, &smtpd_clients, &key)) == NULL) {
-		if ((c = calloc(1, sizeof(*c))) == NULL) {
-			log_warn("calloc");
-			return -1;
-		}
-		(void)strlcpy(c->addr, s->client, sizeof(c->addr));
-		RB_INSERT(smtpd_clients, &smtpd_clients, c);
-	}
-	if (c->n >= child_conf->max_sessions_client) {
-		if (c->n == 0) {
-			RB_REMOVE(smtpd_clients, &smtpd_clients, c);
-			free(c);
-		}
-		return -1;
-	}
-	c->n++;
-	s->climit = c;
-	return 0;
-}
-
-/* A session ends: release what it counted. */
-void
-smtpd_session_gone(struct smtp_session *s)
-{
-	struct smtp_client *c = s->climit;
-
-	if (c == NULL)
-		return;
-	s->climit = NULL;
-	if (--c->n == 0) {
-		RB_REMOVE(smtpd_clients, &smtpd_clients, c);
-		free(c);
-	}
-}
 
 static const struct listener *
 smtpd_listener(int index)

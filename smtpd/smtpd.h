@@ -10,6 +10,7 @@
  *			the data stream, the headers we add, the sender rule
  *	smtp_tls.c	TLS server contexts per listener, certificate reload
  *	smtp_peer.c	the channels to authd and queued, back-pressure
+ *	smtp_limit.c	sessions per client address
  *	smtp_proxy.c	the PROXY protocol parser (pure; smtp_proxy.h)
  *
  * Memory.  A session is one struct smtp_session of about 1.5 KB plus
@@ -193,11 +194,9 @@ struct smtp_session {
 #define SMTP_MECH_PLAIN		1
 #define SMTP_MECH_LOGIN		2
 
-/* smtpd.c */
-extern struct ipc	*smtpd_authd;
-extern struct ipc	*smtpd_queued;
-void	smtpd_session_gone(struct smtp_session *);
-int	smtpd_client_add(struct smtp_session *);
+/* smtp_limit.c */
+int	smtp_limit_add(struct smtp_session *);
+void	smtp_limit_release(struct smtp_session *);
 
 /* smtp_session.c */
 struct smtp_session *smtp_session_new(int fd, int lindex,
@@ -264,6 +263,8 @@ int	smtp_tls_available(int lindex);
 void	smtp_tls_describe(struct smtp_session *, char *, size_t);
 
 /* smtp_peer.c */
+extern struct ipc	*smtpd_authd;
+extern struct ipc	*smtpd_queued;
 void	smtp_peer_authd(int fd);
 void	smtp_peer_queued(int fd);
 struct mw *smtp_peer_mw(void);
