@@ -172,3 +172,26 @@ def test_disconnect_in_data_queues_nothing():
             assert p.ctl_json("queue", "list").get("items", []) == []
         finally:
             done(p)
+
+
+def test_sighup_reloads_certificates_without_dropping_sessions():
+    import signal
+    with Sink() as sink:
+        p, tok = setup(sink)
+        try:
+            old = p.smtp("tls")
+            old.ehlo("printer.example")
+            old.login("scans@example.com", tok)
+            p.proc.send_signal(signal.SIGHUP)
+            p.wait_log(r"smtpd\[\d+\]: configuration reloaded")
+            assert p.log().count("tls: listener 0: certificate loaded") >= 2
+            new = p.smtp("tls")
+            new.ehlo("printer.example")
+            new.login("scans@example.com", tok)
+            new.sendmail("scans@example.com", ["bob@example.org"], msg())
+            new.quit()
+            old.sendmail("scans@example.com", ["bob@example.org"], msg())
+            old.quit()
+            sink.wait_messages(2)
+        finally:
+            done(p)
