@@ -357,12 +357,11 @@ smtp_session_free(struct smtp_session *s)
 		smtp_tx_abort(s);
 	smtp_peer_unpause(s);
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (s->state != SMTP_S_PROXY || s->why != NULL)
-		log_info("session=%s disconnect client=%s reason=%s msgs=%d "
-		    "rcpts=%d errors=%d authfail=%d in=%llu duration=%llds",
-		    s->idstr, s->client, s->why, s->nmsgs, s->nrcpts,
-		    s->nerrors, s->nauthfail, (unsigned long long)s->inbytes,
-		    (long long)(now.tv_sec - s->started.tv_sec));
+	log_info("session=%s disconnect client=%s reason=%s msgs=%d rcpts=%d "
+	    "errors=%d authfail=%d in=%llu duration=%llds", s->idstr, s->client,
+	    s->why, s->nmsgs, s->nrcpts, s->nerrors, s->nauthfail,
+	    (unsigned long long)s->inbytes,
+	    (long long)(now.tv_sec - s->started.tv_sec));
 	smtp_auth_reset(s);
 	if (s->login != NULL) {
 		explicit_bzero(s->login, sizeof(*s->login));
