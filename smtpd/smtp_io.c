@@ -279,6 +279,39 @@ smtp_io_proxy_read(struct smtp_session *s)
 	return 1;
 }
 
+/*
+ * The last reply is out: close our side, then read and drop whatever the
+ * client still sends until it closes too (or the close timer ends it).
+ * Closing at once with unread input would make the kernel answer with a
+ * reset, which can destroy the last reply (a 421, say) before the client
+ * reads it.  Returns IO_WANT while the client's side is open, else 0.
+ */
+static int
+io_linger(struct smtp_session *s)
+{
+	ssize_t n;
+
+	if (!(s->flags & SMTP_F_SHUT)) {
+		s->flags |= SMTP_F_SHUT;
+		if (s->tls != NULL)
+			(void)tls_close(s->tls);
+		(void)shutdown(s->fd, SHUT_WR);
+	}
+	if (s->flags & SMTP_F_EOF)
+		return 0;
+	for (;;) {
+		n = read(s->fd, io_buf, sizeof(io_buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			s->want_read = 1;
+			return IO_WANT;
+		}
+		if (n <= 0)
+			return 0;
+	}
+}
+
 /* May the session read from its client now? */
 static int
 io_reading(struct smtp_session *s)
@@ -358,6 +391,8 @@ smtp_io_run(struct smtp_session *s)
 		    s->state == SMTP_S_STARTTLS))
 			break;
 		if (s->state == SMTP_S_CLOSING) {
+			if (io_linger(s) == IO_WANT)
+				break;
 			smtp_session_free(s);
 			return;
 		}

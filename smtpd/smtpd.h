@@ -58,7 +58,7 @@ struct proxy_info;
 #define SMTP_AUTH_DELAY_MIN	250
 #define SMTP_AUTH_DELAY_MAX	800
 /* How long a closing session may take to write its last reply. */
-#define SMTP_CLOSE_TIMEOUT	10
+#define SMTP_CLOSE_TIMEOUT	5
 
 /*
  * The session's states.  The state says what the next input means and
@@ -107,6 +107,7 @@ enum smtp_state {
 #define SMTP_F_DISCARD		0x0020	/* skipping an over-long line */
 #define SMTP_F_PROXIED		0x0040	/* the address came from PROXY */
 #define SMTP_F_DEAD		0x0080	/* freed at the end of this pass */
+#define SMTP_F_SHUT		0x0100	/* closing: our side is shut */
 
 /* A successful AUTH. */
 struct smtp_login {
