@@ -673,3 +673,35 @@ def test_smarthost_auth_over_starttls():
             assert "tls=TLSv1." in line, line
             assert got == {"auth": b"\0alice\0s3cret pass phrase", "tls": True}, got
             assert "s3cret" not in p.log()
+
+
+def test_smarthost_limit_across_domains():
+    """queued limits batches per domain; relayd limits connections per
+    destination, and the smarthost is one destination for every domain."""
+    with Sink(args=["--delay", "EOM=1"]) as sink:
+        with RelayPostern(relay=sink.url(),
+                          queue={"concurrency-per-domain": "2"}) as p:
+            for i in range(6):
+                p.send(["r@d%d.test" % i])
+            msgs = sink.wait_messages(6, timeout=40)
+            peers = {tuple(env["peer"]) for env, _ in msgs}
+            assert 1 <= len(peers) <= 2, peers
+
+
+def test_total_limit_closes_an_idle_connection():
+    """With concurrency 2 and two idle connections, a third destination
+    gets a connection at once: an idle one is closed to make room (not
+    after the idle time)."""
+    with Sink() as a, Sink() as b, Sink() as c:
+        extra = "".join("route %s.test via %s\n" % (n, s.url())
+                        for n, s in (("a", a), ("b", b), ("c", c)))
+        with RelayPostern(relay=a.url(), conf_extra=extra,
+                          queue={"concurrency": "2"}) as p:
+            p.send(["x@a.test"])
+            a.wait_messages(1)
+            p.send(["x@b.test"])
+            b.wait_messages(1)
+            t0 = time.time()
+            p.send(["x@c.test"])
+            c.wait_messages(1, timeout=8)
+            assert time.time() - t0 < 5, "waited for the idle timeout"
