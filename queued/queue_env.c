@@ -27,12 +27,25 @@ int
 env_add_rcpt(struct envelope *env, const char *addr, int64_t next)
 {
 	struct env_rcpt *r;
+	uint32_t cap;
 
 	if (env->nrcpt >= ENV_MAX_RCPT)
 		return -1;
-	if ((r = reallocarray(env->rcpt, env->nrcpt + 1, sizeof(*r))) == NULL)
-		return -1;
-	env->rcpt = r;
+	/*
+	 * Grow by doubling: a recipient is over a kilobyte, and growing by
+	 * one would copy the whole array for each of up to ENV_MAX_RCPT
+	 * recipients (gigabytes of copying wherever realloc cannot extend
+	 * in place, always under AddressSanitizer).
+	 */
+	if (env->nrcpt == env->rcptcap) {
+		cap = env->rcptcap < 8 ? 8 : env->rcptcap * 2;
+		if (cap > ENV_MAX_RCPT)
+			cap = ENV_MAX_RCPT;
+		if ((r = reallocarray(env->rcpt, cap, sizeof(*r))) == NULL)
+			return -1;
+		env->rcpt = r;
+		env->rcptcap = cap;
+	}
 	r = &env->rcpt[env->nrcpt];
 	memset(r, 0, sizeof(*r));
 	if (strlcpy(r->addr, addr, sizeof(r->addr)) >= sizeof(r->addr))
@@ -311,7 +324,7 @@ env_decode_payload(struct env_rd *rd, struct envelope *env)
 		rd_fail(rd, "out of memory");
 		return -1;
 	}
-	env->nrcpt = nrcpt;
+	env->nrcpt = env->rcptcap = nrcpt;
 	for (i = 0; i < nrcpt && rd->why == NULL; i++)
 		get_rcpt(rd, &env->rcpt[i]);
 	if (rd->why == NULL && rd->off != rd->len)

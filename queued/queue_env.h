@@ -90,6 +90,7 @@ struct envelope {
 	char		*dkim;		/* header text to prepend, or NULL */
 	size_t		 dkimlen;
 	uint32_t	 nrcpt;
+	uint32_t	 rcptcap;	/* rcpt[] allocated (env_add_rcpt) */
 	struct env_rcpt	*rcpt;
 };
 
