@@ -226,7 +226,9 @@ commit_open(struct ipc_msg *msg)
 	tx->id = id;
 	tx->session = session;
 	tx->env.id = id;
-	RB_INSERT(qtx_tree, &txs, tx);
+	if (RB_INSERT(qtx_tree, &txs, tx) != NULL)
+		fatalx("queued: id %016llX given to two messages",
+		    (unsigned long long)id);
 	ntxs++;
 }
 

@@ -73,6 +73,25 @@ spool_init(void)
 	spool_mkdir(DIR_CORRUPT);
 }
 
+/*
+ * Is id in use?  O_EXCL on incoming/ID covers the messages being
+ * received and signed, but not those whose commit has renamed them into
+ * queue/ and waits for the sync (they are in no table yet): a second
+ * message with that id would rename its files over theirs.  So queue/ID
+ * must not exist either, whatever holds it.
+ */
+static int
+spool_id_taken(uint64_t id)
+{
+	char path[64];
+	struct stat st;
+
+	if (msg_find(id) != NULL)
+		return 1;
+	spool_path(path, sizeof(path), DIR_QUEUE, id, "");
+	return lstat(path, &st) == 0 || errno != ENOENT;
+}
+
 /* A new incoming/ID, created exclusively: the fd, or -1 with errno. */
 int
 spool_open_message(uint64_t *idp, int64_t now)
@@ -82,7 +101,7 @@ spool_open_message(uint64_t *idp, int64_t now)
 
 	for (tries = 0; tries < 16; tries++) {
 		*idp = qid_new(now);
-		if (msg_find(*idp) != NULL)
+		if (spool_id_taken(*idp))
 			continue;
 		spool_path(path, sizeof(path), DIR_INCOMING, *idp, "");
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
