@@ -82,6 +82,9 @@ client_cb(struct relay_client *c, enum relay_client_event ev, void *arg)
 {
 	if (ev == RC_EV_READY && relay_client_send(c, &message) == 0)
 		return;
+	/* relayd's invariant: after DONE, every recipient has a result. */
+	if (ev == RC_EV_DONE && (rcpt[0].status == 0 || rcpt[1].status == 0))
+		abort();
 	finished = 1;
 	event_base_loopbreak(base);
 }
