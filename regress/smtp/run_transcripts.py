@@ -54,7 +54,9 @@ A transcript reads like an RFC example.  Lines:
     REVOKE NAME            the token is deleted now
 
 Each transcript prints "ok - smtp/NAME" or "not ok - smtp/NAME" and why;
-the last line is "N passed, N failed".
+the last line is "N passed, N failed".  With POSTERN_SLOW in the
+environment (regress/run.py sets it for a sanitizer build) every duration
+-- timeout lines, SLEEP, SILENT, SLOW -- is stretched threefold.
 """
 import argparse
 import base64
@@ -70,7 +72,21 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(TOP, "regress", "e2e"))
 
-READ_TIMEOUT = 15
+# A sanitizer build runs several times slower, and regress/run.py sets
+# POSTERN_SLOW for it: every duration a transcript names (timeouts,
+# pauses, silences, pacing) is stretched alike, so that the margins
+# between them grow with the slowness and the dialogue means the same.
+SLOW = 3 if os.environ.get("POSTERN_SLOW") else 1
+READ_TIMEOUT = 15 * SLOW
+
+
+def stretch(value):
+    """A duration ("3s", "2m", "0.5") times SLOW, in the same unit."""
+    m = re.fullmatch(r"\s*([0-9.]+)([a-z]*)\s*", value)
+    if SLOW == 1 or not m:
+        return value
+    n = float(m.group(1)) * SLOW
+    return ("%d" % n if n == int(n) else "%g" % n) + m.group(2)
 
 
 class Fail(Exception):
@@ -238,7 +254,7 @@ class Runner:
                 limits[k] = v
             elif word == "timeout":
                 k, v = rest.split(None, 1)
-                timeouts[k] = v
+                timeouts[k] = stretch(v)
             elif word == "config":
                 extra.append(rest)
             elif word == "proxy-from":
@@ -313,7 +329,7 @@ class Runner:
             c.closed()
         elif op == "SILENT":
             try:
-                c.fill(float(arg))
+                c.fill(float(stretch(arg)))
             except socket.timeout:
                 return
             except EOFError:
@@ -327,14 +343,14 @@ class Runner:
                 except OSError:
                     return
                 try:
-                    c.fill(float(secs))
+                    c.fill(float(stretch(secs)))
                     return
                 except socket.timeout:
                     continue
                 except EOFError:
                     return
         elif op == "SLEEP":
-            time.sleep(float(arg))
+            time.sleep(float(stretch(arg)))
         elif op == "CONNECT":
             c.close()
             self.conn = Conn(self.addr())
