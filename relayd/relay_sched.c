@@ -183,12 +183,10 @@ int
 relay_sched_credentials(const char *text, size_t len)
 {
 	char buf[600], *user, *pass, *nl;
+	int ok = 0;
 
-	explicit_bzero(cred_user, sizeof(cred_user));
-	explicit_bzero(cred_pass, sizeof(cred_pass));
-	have_creds = 0;
 	if (len >= sizeof(buf) || memchr(text, '\0', len) != NULL)
-		goto bad;
+		return -1;
 	memcpy(buf, text, len);
 	buf[len] = '\0';
 	/* Trailing line ends are not part of the password. */
@@ -202,26 +200,25 @@ relay_sched_credentials(const char *text, size_t len)
 			nl[-1] = '\0';
 		pass = nl + 1;
 		if (strchr(pass, '\n') != NULL)
-			goto bad;
+			goto out;
 	} else {
 		/* "user password" */
 		if ((pass = strpbrk(buf, " \t")) == NULL)
-			goto bad;
+			goto out;
 		*pass++ = '\0';
 		pass += strspn(pass, " \t");
 	}
-	if (*user == '\0' || *pass == '\0' ||
-	    strlcpy(cred_user, user, sizeof(cred_user)) >= sizeof(cred_user) ||
-	    strlcpy(cred_pass, pass, sizeof(cred_pass)) >= sizeof(cred_pass))
-		goto bad;
-	explicit_bzero(buf, sizeof(buf));
+	if (*user == '\0' || *pass == '\0' || strlen(user) >=
+	    sizeof(cred_user) || strlen(pass) >= sizeof(cred_pass))
+		goto out;
+	/* Only a good file replaces what is in use. */
+	strlcpy(cred_user, user, sizeof(cred_user));
+	strlcpy(cred_pass, pass, sizeof(cred_pass));
 	have_creds = 1;
-	return 0;
-bad:
+	ok = 1;
+out:
 	explicit_bzero(buf, sizeof(buf));
-	explicit_bzero(cred_user, sizeof(cred_user));
-	explicit_bzero(cred_pass, sizeof(cred_pass));
-	return -1;
+	return ok ? 0 : -1;
 }
 
 /*

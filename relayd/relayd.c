@@ -50,6 +50,7 @@
 #define RELAYD_FILE_MAX	(1024 * 1024)	/* credentials, anchors, resolv */
 
 static struct ipc	*relayd_queued;
+static int		 relayd_started;
 static unsigned char	*relayd_ca;
 static size_t		 relayd_calen;
 
@@ -135,6 +136,12 @@ relayd_read_file(int fd, const char *what, size_t *lenp)
 	return buf;
 }
 
+/*
+ * The master sends the files at start, and again before each reload.
+ * At start a bad file is fatal; on a reload it is only logged (the old
+ * credentials stay), and the resolver, which libunbound freezes at its
+ * first query, keeps its first configuration.
+ */
 static void
 relayd_file(int kind, const char *name, int fd)
 {
@@ -145,17 +152,26 @@ relayd_file(int kind, const char *name, int fd)
 	switch (kind) {
 	case FILE_RELAY_CREDENTIALS:
 		/* Never say what is in it, not even in part. */
-		if (relay_sched_credentials(text, len) == -1)
-			fatalx("relay credentials: expected \"user password\" "
-			    "or the user and the password on two lines");
+		if (relay_sched_credentials(text, len) == -1) {
+			if (!relayd_started)
+				fatalx("relay credentials: expected \"user "
+				    "password\" or the user and the password "
+				    "on two lines");
+			log_warnx("relay credentials: not in the expected "
+			    "form; the previous ones stay in use");
+		}
 		break;
 	case FILE_TRUST_ANCHOR:
-		if (dns_trust_anchor(text, len) == -1)
+		if (relayd_started)
+			log_debug("trust anchor: takes effect at the next "
+			    "start");
+		else if (dns_trust_anchor(text, len) == -1)
 			fatalx("trust anchor %s: not usable", name);
 		break;
 	case FILE_RESOLV_CONF:
-		if (child_conf->nresolvers == 0 &&
-		    dns_resolvconf(text, len) == -1)
+		if (relayd_started || child_conf->nresolvers > 0)
+			break;
+		if (dns_resolvconf(text, len) == -1)
 			log_warnx("%s: some nameservers are not usable",
 			    name);
 		break;
@@ -185,6 +201,7 @@ relayd_start(void)
 {
 	if (relayd_queued == NULL)
 		fatalx("started without a channel to queued");
+	relayd_started = 1;
 	log_debug("ready, relaying %s", child_conf->relay_mode == RELAY_MX ?
 	    "via MX" : "via the smarthost");
 }

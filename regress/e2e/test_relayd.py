@@ -705,3 +705,28 @@ def test_total_limit_closes_an_idle_connection():
             p.send(["x@c.test"])
             c.wait_messages(1, timeout=8)
             assert time.time() - t0 < 5, "waited for the idle timeout"
+
+
+def test_reload_with_a_trust_anchor():
+    """The master sends relayd's files again at each reload, after
+    libunbound has frozen its configuration: relayd keeps going (the
+    anchor waits for the next start), and still delivers."""
+    with mx_sink() as sink:
+        with Unbound(["plain.rt. A %s" % sink.ip]) as dns:
+            p = RelayPostern(dns=dns)
+            anchor = os.path.join(p.root, "anchor")
+            with open(anchor, "w") as f:
+                # An anchor for a zone the test does not use.
+                f.write("; trust anchor\nexample.org. IN DS 31406 8 2 "
+                        "F78CF3344F72137235098ECBBD08947C2C9001C7F6A085A1"
+                        "7F518B5D8F6B916D\n")
+            with open(p.conf, "a") as f:
+                f.write('trust-anchor "%s"\n' % anchor)
+            with p:
+                p.send(["one@plain.rt"])
+                p.wait_log(r"to=<one@plain.rt> .*status=sent")
+                p.ctl("reload")
+                p.wait_log(r"relayd\[\d+\]: configuration reloaded")
+                p.send(["two@plain.rt"])
+                p.wait_log(r"to=<two@plain.rt> .*status=sent")
+                assert p.children().get("relayd")
