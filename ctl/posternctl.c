@@ -27,6 +27,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "proto.h"
+#include "utf8.h"
 
 #define MAX_ROWS_TABLE	1000000
 
@@ -127,21 +128,73 @@ write_full(int s, const void *buf, size_t n)
 	return 0;
 }
 
+/*
+ * A JSON string.  Control characters are escaped; a byte that is not
+ * part of well-formed UTF-8 (or is a C1 control) cannot be carried by
+ * JSON text and becomes U+FFFD, so that the output always parses.
+ */
 static void
 json_str(FILE *f, const char *s)
 {
-	const unsigned char *p;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), i, n;
 
 	putc('"', f);
-	for (p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			putc(*p, f);
+	for (i = 0; i < len; i += n) {
+		n = 1;
+		if (p[i] == '"' || p[i] == '\\')
+			fprintf(f, "\\%c", p[i]);
+		else if (p[i] < 0x20 || p[i] == 0x7f)
+			fprintf(f, "\\u%04x", p[i]);
+		else if (p[i] < 0x80)
+			putc(p[i], f);
+		else if ((n = utf8_seqlen(p + i, len - i)) == 0) {
+			fputs("\\ufffd", f);
+			n = 1;
+		} else
+			fwrite(p + i, 1, n, f);
 	}
 	putc('"', f);
+}
+
+/*
+ * Answers carry text that came from outside: the header lines of a
+ * queued message (queue show), addresses, the replies of remote servers.
+ * A terminal obeys the escape sequences such text may hold (set the
+ * title, move the cursor, rewrite what the operator sees), so what is
+ * printed for a person keeps printable ASCII and well-formed UTF-8 only:
+ * control characters, C1 controls and malformed bytes become '?'.
+ * --json output escapes them instead (json_str).
+ */
+static void
+tty_safe(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	size_t len = strlen(s), i, n;
+
+	for (i = 0; i < len; i += n) {
+		n = 1;
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			p[i] = '?';
+		else if (p[i] >= 0x80 && (n = utf8_seqlen(p + i, len - i)) == 0) {
+			p[i] = '?';
+			n = 1;
+		}
+	}
+}
+
+static void
+tty_safe_rows(struct rows *rows, char *message)
+{
+	size_t i;
+	uint32_t k;
+
+	for (i = 0; i < rows->n; i++)
+		for (k = 0; k < rows->v[i].n; k++) {
+			tty_safe(rows->v[i].kv[k].key);
+			tty_safe(rows->v[i].kv[k].val);
+		}
+	tty_safe(message);
 }
 
 static void
@@ -307,6 +360,7 @@ ctl_request(const struct ctl_req *req, int table)
 	else if (json)
 		print_json(status, message, &rows);
 	else {
+		tty_safe_rows(&rows, message);
 		if (table && rows.n > 0)
 			print_table(&rows);
 		else
