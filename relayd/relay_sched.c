@@ -575,9 +575,11 @@ conn_policy(struct relay_conn *conn, const struct dns_target *t,
 	pol->helo = sched_conf->hostname;
 	pol->to_connect = sched_conf->to_connect;
 	/*
-	 * RFC 5321 4.5.3.2: 5 minutes per command, 3 per data block, 10
-	 * for the end of data.  One setting scales them all, so that the
-	 * defaults are the RFC's and a test can make them short.
+	 * RFC 5321 4.5.3.2 asks for at least 5 minutes per command, 3 per
+	 * data block and 10 for the end of data.  One setting (timeout
+	 * relay-command, 5m by default) gives all three: itself for
+	 * commands and data blocks, twice itself for the end of data; so
+	 * the defaults meet the RFC and a test can make them short.
 	 */
 	pol->to_command = cmd;
 	pol->to_data_block = cmd;
