@@ -37,6 +37,7 @@
 
 #include "addr.h"
 #include "authd.h"
+#include "utf8.h"
 
 static void
 ascii_lower(char *s, size_t n)
@@ -149,41 +150,6 @@ authd_user_matches(const struct config *conf, const char *user,
 	return addr_equal(canon, tokaddr, nocase);
 }
 
-/* Length of the UTF-8 character at s (n bytes left), 0 if malformed. */
-static size_t
-utf8_char(const unsigned char *s, size_t n)
-{
-	uint32_t c;
-	size_t len, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		c = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		c = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		c = s[0] & 0x07;
-	} else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates, past U+10FFFF, C1 controls. */
-	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
-	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff ||
-	    (c >= 0x80 && c <= 0x9f))
-		return 0;
-	return len;
-}
-
 int
 authd_name_check(const char *name, const char **why)
 {
@@ -209,7 +175,7 @@ authd_name_check(const char *name, const char **why)
 			*why = "the name holds a control character";
 			return -1;
 		}
-		if ((n = utf8_char(p + i, len - i)) == 0) {
+		if ((n = utf8_seqlen(p + i, len - i)) == 0) {
 			*why = "the name is not valid UTF-8 text";
 			return -1;
 		}
