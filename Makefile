@@ -30,6 +30,11 @@ CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 LDFLAGS	+= -fsanitize=address,undefined
 endif
+# The fuzz build (make O=build-fuzz CC=clang FUZZ=1 fuzz) instruments every
+# object for coverage, not only the fuzz target's own file.
+ifeq ($(FUZZ),1)
+CFLAGS	+= -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+endif
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(CPPFLAGS)
 
 BSD	= $(shell pkg-config --libs libbsd-overlay)
@@ -107,7 +112,7 @@ $(O)/regress/bench/%: regress/bench/%.c $(DIRLIBS) $(LIBPOSTERN)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(DIRLIBS) $(LIBPOSTERN) $(LIBS_ALL) -lm
 
-# Fuzz targets need clang's libFuzzer: make fuzz CC=clang
+# Fuzz targets need clang's libFuzzer: make O=build-fuzz CC=clang FUZZ=1 fuzz
 fuzz: $(FUZZ_SRCS:regress/fuzz/%.c=$(O)/fuzz/%)
 $(O)/fuzz/%: regress/fuzz/%.c $(DIRLIBS) $(LIBPOSTERN)
 	@mkdir -p $(@D)
