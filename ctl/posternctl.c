@@ -92,32 +92,15 @@ ctl_connect(void)
 	return s;
 }
 
+/* Read (or, with wr, write) exactly n bytes: 0, or -1 (error, EOF). */
 static int
-read_full(int s, void *buf, size_t n)
+io_full(int s, void *buf, size_t n, int wr)
 {
 	unsigned char *p = buf;
 	ssize_t r;
 
 	while (n > 0) {
-		r = read(s, p, n);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= r;
-	}
-	return 0;
-}
-
-static int
-write_full(int s, const void *buf, size_t n)
-{
-	const unsigned char *p = buf;
-	ssize_t r;
-
-	while (n > 0) {
-		r = write(s, p, n);
+		r = wr ? write(s, p, n) : read(s, p, n);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -312,15 +295,15 @@ ctl_request(const struct ctl_req *req, int table)
 	hdr.len = mw.len;
 	hdr.peerid = 1;
 	hdr.flags = 0;
-	if (write_full(s, &hdr, sizeof(hdr)) == -1 ||
-	    write_full(s, mw.buf, mw.len) == -1) {
+	if (io_full(s, &hdr, sizeof(hdr), 1) == -1 ||
+	    io_full(s, mw.buf, mw.len, 1) == -1) {
 		fprintf(stderr, "posternctl: write: %s\n", strerror(errno));
 		return 1;
 	}
 	for (;;) {
-		if (read_full(s, &hdr, sizeof(hdr)) == -1 ||
+		if (io_full(s, &hdr, sizeof(hdr), 0) == -1 ||
 		    hdr.len > IPC_MAX_PAYLOAD || hdr.flags != 0 ||
-		    read_full(s, buf, hdr.len) == -1) {
+		    io_full(s, buf, hdr.len, 0) == -1) {
 			fprintf(stderr, "posternctl: the daemon closed the "
 			    "connection\n");
 			return 1;
@@ -342,9 +325,8 @@ ctl_request(const struct ctl_req *req, int table)
 			}
 			rows.n++;
 		} else if (hdr.type == MSG_CTL_DONE) {
-			status = mr_u32(&mr);
-			mr_str(&mr, message, sizeof(message));
-			if (mr_end(&mr) == -1) {
+			if (ctl_done_read(&mr, &status, message,
+			    sizeof(message)) == -1) {
 				fprintf(stderr, "posternctl: bad answer\n");
 				return 1;
 			}

@@ -73,17 +73,11 @@ child_ctl_row(uint32_t reqid, const struct ctl_row *row)
 void
 child_ctl_done(uint32_t reqid, int status, const char *fmt, ...)
 {
-	char msg[MAX_CTL_VAL];
-	struct mw mw;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	ctl_done_vsend(child_master, reqid, status, fmt, ap);
 	va_end(ap);
-	mw_init(&mw);
-	mw_u32(&mw, status);
-	mw_str(&mw, msg);
-	ipc_send_mw(child_master, MSG_CTL_DONE, reqid, -1, &mw);
 }
 
 static void

@@ -346,3 +346,25 @@ ctl_row_read(struct mr *mr, struct ctl_row *row)
 {
 	return kv_read(mr, &row->n, row->kv);
 }
+
+int
+ctl_done_vsend(struct ipc *ipc, uint32_t peerid, uint32_t status,
+    const char *fmt, va_list ap)
+{
+	char text[MAX_CTL_VAL];
+	struct mw mw;
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	mw_init(&mw);
+	mw_u32(&mw, status);
+	mw_str(&mw, text);
+	return ipc_send_mw(ipc, MSG_CTL_DONE, peerid, -1, &mw);
+}
+
+int
+ctl_done_read(struct mr *mr, uint32_t *status, char *text, size_t textsz)
+{
+	*status = mr_u32(mr);
+	mr_str(mr, text, textsz);
+	return mr_end(mr);
+}

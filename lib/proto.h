@@ -11,6 +11,7 @@
 #ifndef POSTERN_PROTO_H
 #define POSTERN_PROTO_H
 
+#include <stdarg.h>
 #include <stdint.h>
 
 #include "ipc.h"
@@ -228,6 +229,11 @@ struct ctl_row {
 int	ctl_row_add(struct ctl_row *, const char *key, const char *val);
 void	ctl_row_write(struct mw *, const struct ctl_row *);
 int	ctl_row_read(struct mr *, struct ctl_row *);
+
+/* MSG_CTL_DONE: send one (the text cut to MAX_CTL_VAL - 1 bytes), read one. */
+int	ctl_done_vsend(struct ipc *, uint32_t peerid, uint32_t status,
+	    const char *fmt, va_list) __attribute__((format(printf, 4, 0)));
+int	ctl_done_read(struct mr *, uint32_t *status, char *text, size_t textsz);
 
 /* The rule table a process uses for messages from a given peer. */
 extern const struct ipc_rule rules_master_from_child[];

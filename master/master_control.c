@@ -110,17 +110,11 @@ static void
 ctl_done(struct ctl_client *cl, uint32_t clientreq, int status,
     const char *fmt, ...)
 {
-	char msg[MAX_CTL_VAL];
-	struct mw mw;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	ctl_done_vsend(cl->ipc, clientreq, status, fmt, ap);
 	va_end(ap);
-	mw_init(&mw);
-	mw_u32(&mw, status);
-	mw_str(&mw, msg);
-	ipc_send_mw(cl->ipc, MSG_CTL_DONE, clientreq, -1, &mw);
 }
 
 static int
@@ -420,10 +414,9 @@ master_control_answer(int proc, struct ipc_msg *msg)
 			fatalx("%s: malformed control row", proc_name(proc));
 	} else {
 		char text[MAX_CTL_VAL];
+		uint32_t status;
 
-		(void)mr_u32(&mr);
-		mr_str(&mr, text, sizeof(text));
-		if (mr_end(&mr) == -1)
+		if (ctl_done_read(&mr, &status, text, sizeof(text)) == -1)
 			fatalx("%s: malformed control answer",
 			    proc_name(proc));
 	}

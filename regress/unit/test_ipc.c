@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -469,6 +470,63 @@ test_relay_result_and_ctl_rows(void)
 	CHECK_INT(ctl_req_read(&mr, &q2), -1);
 }
 
+static int
+done_send(struct ipc *ipc, uint32_t status, const char *fmt, ...)
+{
+	va_list ap;
+	int rv;
+
+	va_start(ap, fmt);
+	rv = ctl_done_vsend(ipc, 9, status, fmt, ap);
+	va_end(ap);
+	return rv;
+}
+
+/* MSG_CTL_DONE as master and children send it, and as it is read. */
+static void
+test_ctl_done(void)
+{
+	static unsigned char buf[IPC_MAX_MSG];
+	static char big[2 * MAX_CTL_VAL];
+	static struct mw mw;
+	char text[MAX_CTL_VAL];
+	struct ipc *tx;
+	struct mr mr;
+	uint32_t hdr[4], status;
+	ssize_t n;
+	int sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1)
+		abort();
+	tx = ipc_new(base, sp[0], "tx", rules_ctl_from_master, on_msg, on_err,
+	    NULL);
+	memset(big, 'x', sizeof(big) - 1);
+	/* A long message is cut to what the rule tables let through. */
+	CHECK_INT(done_send(tx, 1, "%s: %s", "token add", big), 0);
+	ipc_flush(tx);
+	n = read(sp[1], buf, sizeof(buf));
+	CHECK(n > 16);
+	memcpy(hdr, buf, sizeof(hdr));
+	CHECK_INT(hdr[0], MSG_CTL_DONE);
+	CHECK_INT(hdr[2], 9);
+	CHECK_INT(hdr[1], n - 16);
+	CHECK(hdr[1] <= 4 + 4 + MAX_CTL_VAL);
+	mr_init_buf(&mr, buf + 16, hdr[1]);
+	CHECK_INT(ctl_done_read(&mr, &status, text, sizeof(text)), 0);
+	CHECK_INT(status, 1);
+	CHECK_INT(strlen(text), MAX_CTL_VAL - 1);
+	CHECK(strncmp(text, "token add: xxx", 14) == 0);
+	/* Bytes after the text are refused. */
+	mw_init(&mw);
+	mw_u32(&mw, 0);
+	mw_str(&mw, "ok");
+	mw_u8(&mw, 0);
+	mr_init_buf(&mr, mw.buf, mw.len);
+	CHECK_INT(ctl_done_read(&mr, &status, text, sizeof(text)), -1);
+	ipc_free(tx);
+	close(sp[1]);
+}
+
 int
 main(void)
 {
@@ -481,6 +539,7 @@ main(void)
 	RUN(test_free_inside_dispatch);
 	RUN(test_marshalling);
 	RUN(test_relay_result_and_ctl_rows);
+	RUN(test_ctl_done);
 	event_base_free(base);
 	return unit_done();
 }
