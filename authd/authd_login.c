@@ -24,6 +24,7 @@
  * they are client data (a bad one is a failed login).  Only a payload that
  * breaks the message layout is smtpd's fault, and fatal (lib/log.h).
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,6 +138,8 @@ login_handle(struct ipc *ipc, struct ipc_msg *msg)
 		strlcpy(client, "?", sizeof(client));
 
 	res = login_check(user, tok, toklen, &r, &why);
+	/* The token is a password: none of it stays in the read buffer. */
+	explicit_bzero((void *)(uintptr_t)tok, toklen);
 	if (res == RES_OK && ticket_make(authd.ticket_key,
 	    authd.ticket_keylen, session, r.id, r.addr,
 	    clock_now() + AUTHD_TICKET_LIFETIME, ticket, sizeof(ticket),

@@ -27,6 +27,16 @@ static void ipc_on_read(evutil_socket_t, short, void *);
 static void ipc_on_write(evutil_socket_t, short, void *);
 
 static void
+ipc_out_free(struct ipc_out *o)
+{
+	if (o->fd != -1)
+		close(o->fd);
+	if (o->wipe)
+		explicit_bzero(o->data, o->len);
+	free(o);
+}
+
+static void
 ipc_fail(struct ipc *ipc, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -108,9 +118,7 @@ ipc_free(struct ipc *ipc)
 		event_free(ipc->ev_write);
 	while ((o = TAILQ_FIRST(&ipc->outq)) != NULL) {
 		TAILQ_REMOVE(&ipc->outq, o, entry);
-		if (o->fd != -1)
-			close(o->fd);
-		free(o);
+		ipc_out_free(o);
 	}
 	for (i = 0; i < ipc->nrfds; i++)
 		close(ipc->rfds[i]);
@@ -147,6 +155,7 @@ ipc_send(struct ipc *ipc, uint32_t type, uint32_t peerid, int fd,
 	o->len = IPC_HDR_SIZE + len;
 	o->off = 0;
 	o->fd = fd;
+	o->wipe = 0;
 	TAILQ_INSERT_TAIL(&ipc->outq, o, entry);
 	ipc->outbytes += o->len;
 	if (!event_pending(ipc->ev_write, EV_WRITE, NULL))
@@ -165,6 +174,20 @@ ipc_send_mw(struct ipc *ipc, uint32_t type, uint32_t peerid, int fd,
 		return -1;
 	}
 	return ipc_send(ipc, type, peerid, fd, mw->buf, mw->len);
+}
+
+int
+ipc_send_secret(struct ipc *ipc, uint32_t type, uint32_t peerid,
+    struct mw *mw)
+{
+	int rv;
+
+	rv = ipc_send_mw(ipc, type, peerid, -1, mw);
+	if (rv == 0)
+		TAILQ_LAST(&ipc->outq, ipc_outq)->wipe = 1;
+	explicit_bzero(mw->buf, mw->len);
+	mw_init(mw);
+	return rv;
 }
 
 size_t
@@ -217,7 +240,7 @@ ipc_write_some(struct ipc *ipc)
 		ipc->outbytes -= n;
 		if (o->off == o->len) {
 			TAILQ_REMOVE(&ipc->outq, o, entry);
-			free(o);
+			ipc_out_free(o);
 		}
 	}
 	return 0;

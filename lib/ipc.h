@@ -32,6 +32,12 @@
  * once sent, or when the channel is freed).  A received fd belongs to the
  * dispatch callback, which must close it or keep it.  Writes never block:
  * messages wait in the channel's queue until the socket takes them.
+ *
+ * Secrets: ipc_send_secret queues a payload like ipc_send_mw, then wipes
+ * the writer, and the queued copy is wiped once written (or when the
+ * channel is freed), so that no copy of a key outlives its sending.  A
+ * dispatch callback may overwrite msg->data (it is the channel's own read
+ * buffer) to wipe a secret it received, such as a password.
  */
 #ifndef POSTERN_IPC_H
 #define POSTERN_IPC_H
@@ -76,6 +82,7 @@ struct ipc_out {
 	size_t		 len;
 	size_t		 off;
 	int		 fd;
+	int		 wipe;		/* explicit_bzero before free */
 	unsigned char	 data[];
 };
 
@@ -89,7 +96,7 @@ struct ipc {
 	size_t		 rlen;
 	int		 rfds[IPC_MAX_FDS];
 	int		 nrfds;
-	TAILQ_HEAD(, ipc_out) outq;
+	TAILQ_HEAD(ipc_outq, ipc_out) outq;
 	size_t		 outbytes;
 	ipc_dispatch_cb	 dispatch;
 	ipc_error_cb	 error;
@@ -110,6 +117,8 @@ int	ipc_send(struct ipc *, uint32_t type, uint32_t peerid, int fd,
 	    const void *data, size_t len);
 struct mw;
 int	ipc_send_mw(struct ipc *, uint32_t type, uint32_t peerid, int fd,
+	    struct mw *);
+int	ipc_send_secret(struct ipc *, uint32_t type, uint32_t peerid,
 	    struct mw *);
 /* Bytes waiting to be written (for back-pressure decisions). */
 size_t	ipc_queued(struct ipc *);

@@ -214,8 +214,8 @@ send_secret(struct child *c, int kind, const unsigned char *p, size_t n)
 	mw_init(&mw);
 	mw_u32(&mw, kind);
 	mw_bytes(&mw, p, n);
-	ipc_send_mw(c->ipc, MSG_SECRET, 0, -1, &mw);
-	explicit_bzero(&mw, sizeof(mw));
+	/* Wiped here and, once written, in the channel's queue too. */
+	ipc_send_secret(c->ipc, MSG_SECRET, 0, &mw);
 }
 
 void

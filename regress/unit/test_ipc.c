@@ -527,6 +527,44 @@ test_ctl_done(void)
 	close(sp[1]);
 }
 
+/* A secret is sent whole; the writer is wiped, the queued copy marked. */
+static void
+test_send_secret(void)
+{
+	static const unsigned char key[32] = "0123456789abcdef0123456789abcde";
+	static unsigned char buf[IPC_MAX_MSG];
+	static struct mw mw;
+	struct ipc *tx;
+	uint32_t hdr[4];
+	size_t i;
+	ssize_t n;
+	int sp[2], zero = 1;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1)
+		abort();
+	tx = ipc_new(base, sp[0], "tx", rules_ctl_from_master, on_msg, on_err,
+	    NULL);
+	mw_init(&mw);
+	mw_u32(&mw, SECRET_TICKET_KEY);
+	mw_bytes(&mw, key, sizeof(key));
+	CHECK_INT(ipc_send_secret(tx, MSG_SECRET, 0, &mw), 0);
+	CHECK_INT(mw.len, 0);
+	for (i = 0; i < 4 + 4 + sizeof(key); i++)
+		if (mw.buf[i] != 0)
+			zero = 0;
+	CHECK(zero);
+	CHECK(TAILQ_LAST(&tx->outq, ipc_outq)->wipe);
+	ipc_flush(tx);
+	CHECK(TAILQ_EMPTY(&tx->outq));
+	n = read(sp[1], buf, sizeof(buf));
+	CHECK_INT(n, 16 + 4 + 4 + sizeof(key));
+	memcpy(hdr, buf, sizeof(hdr));
+	CHECK_INT(hdr[0], MSG_SECRET);
+	CHECK(memcmp(buf + 16 + 8, key, sizeof(key)) == 0);
+	ipc_free(tx);
+	close(sp[1]);
+}
+
 int
 main(void)
 {
@@ -540,6 +578,7 @@ main(void)
 	RUN(test_marshalling);
 	RUN(test_relay_result_and_ctl_rows);
 	RUN(test_ctl_done);
+	RUN(test_send_secret);
 	event_base_free(base);
 	return unit_done();
 }
