@@ -389,28 +389,6 @@ runner_send(struct qbatch *b)
 	return 0;
 }
 
-/* The in-flight mark is on disk: the batches may leave. */
-static void runner_done(struct qbatch *, int64_t now);
-
-static void
-runner_marked(void *arg, int error)
-{
-	uint64_t *idp = arg;
-	struct qbatch *b, *tmp;
-	struct qmsg *m;
-
-	if ((m = msg_find(*idp)) != NULL) {
-		TAILQ_FOREACH_SAFE(b, &batches, entry, tmp) {
-			if (b->m != m || b->sent)
-				continue;
-			/* Unreadable content: every recipient deferred. */
-			if (runner_send(b) == -1)
-				runner_done(b, clock_now());
-		}
-	}
-	free(idp);
-}
-
 /* Give back the batches planned for m (its mark could not be written). */
 static void
 runner_unplan(struct qmsg *m)
@@ -425,6 +403,50 @@ runner_unplan(struct qmsg *m)
 		free(b);
 	}
 	m->nbatches = 0;
+}
+
+/*
+ * The in-flight mark could not be made durable: send nothing, put the
+ * due recipients off by RUNNER_RETRY_IO, and end the round.
+ */
+static void
+runner_unmark(struct qmsg *m, int64_t now)
+{
+	struct envelope *env = m->env;
+	uint32_t i;
+
+	runner_unplan(m);
+	env->inflight--;
+	for (i = 0; i < env->nrcpt; i++)
+		if (env->rcpt[i].state == RCPT_PENDING &&
+		    env->rcpt[i].next <= now)
+			env->rcpt[i].next = now + RUNNER_RETRY_IO;
+	msg_record(m, 1);
+}
+
+/* The in-flight mark is on disk: the batches may leave. */
+static void runner_done(struct qbatch *, int64_t now);
+
+static void
+runner_marked(void *arg, int error)
+{
+	uint64_t *idp = arg;
+	struct qbatch *b, *tmp;
+	struct qmsg *m;
+
+	if ((m = msg_find(*idp)) != NULL && error != 0) {
+		/* Never send what recovery would not know was in flight. */
+		runner_unmark(m, clock_now());
+	} else if (m != NULL) {
+		TAILQ_FOREACH_SAFE(b, &batches, entry, tmp) {
+			if (b->m != m || b->sent)
+				continue;
+			/* Unreadable content: every recipient deferred. */
+			if (runner_send(b) == -1)
+				runner_done(b, clock_now());
+		}
+	}
+	free(idp);
 }
 
 static void
@@ -473,13 +495,7 @@ runner_start(struct qmsg *m, int64_t now)
 	if (spool_write_env(DIR_QUEUE, m->id, env, 0) == -1) {
 		log_warn("queued: id=%s envelope (in flight mark)", qid);
 		/* Never send unmarked: give the batches back, retry later. */
-		runner_unplan(m);
-		env->inflight--;
-		for (i = 0; i < env->nrcpt; i++)
-			if (env->rcpt[i].state == RCPT_PENDING &&
-			    env->rcpt[i].next <= now)
-				env->rcpt[i].next = now + RUNNER_RETRY_IO;
-		msg_record(m, 1);
+		runner_unmark(m, now);
 		return;
 	}
 	if ((idp = malloc(sizeof(*idp))) == NULL)
