@@ -20,6 +20,13 @@
  *
  * A message that is being delivered is changed when its round ends:
  * delete and hold then take effect before it is scheduled again.
+ *
+ * A listing reads the envelope of every message it shows from disk: a
+ * queue of a million messages is minutes of reads and a gigabyte of rows.
+ * So it goes out in pages of LIST_PAGE messages, the next page waiting
+ * while more than LIST_HIGH bytes are queued for the master: the event
+ * loop keeps serving smtpd, relayd and the master's health checks, and
+ * memory stays bounded.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -35,6 +42,17 @@
 
 #define RCPTS_MAX	(MAX_CTL_VAL - 24)
 #define SHOW_HEADERS	200
+#define LIST_PAGE	200
+#define LIST_HIGH	(1024 * 1024)
+#define LIST_WAIT_MS	10
+
+struct list_job {
+	uint32_t	 reqid;
+	uint64_t	 token;		/* 0: every message */
+	uint64_t	 next;		/* the smallest id not yet looked at */
+	size_t		 n;
+	struct event	*ev;
+};
 
 static const char *const state_names[] = { "pending", "delivered", "failed" };
 
@@ -142,27 +160,66 @@ ctl_list_one(uint32_t reqid, struct qmsg *m, int64_t now)
 	env_free(&tmp);
 }
 
+/*
+ * One page of a listing, in id order from job->next: messages that come
+ * or go between pages are listed or not, the others exactly once.
+ */
+static void
+ctl_list_step(evutil_socket_t fd, short ev, void *arg)
+{
+	struct list_job *job = arg;
+	struct timeval tv = { 0, 0 };
+	struct qmsg key, *m;
+	int64_t now = clock_now();
+	int i;
+
+	if (ipc_queued(child_master) > LIST_HIGH) {
+		tv.tv_usec = LIST_WAIT_MS * 1000;
+		evtimer_add(job->ev, &tv);
+		return;
+	}
+	key.id = job->next;
+	m = RB_NFIND(qmsg_tree, &queue_msgs, &key);
+	for (i = 0; m != NULL && i < LIST_PAGE; i++) {
+		if (job->token == 0 || m->token == job->token) {
+			ctl_list_one(job->reqid, m, now);
+			job->n++;
+		}
+		/* No wrap: an id of UINT64_MAX has no next. */
+		job->next = m->id + 1;
+		m = RB_NEXT(qmsg_tree, &queue_msgs, m);
+	}
+	if (m != NULL) {
+		evtimer_add(job->ev, &tv);
+		return;
+	}
+	child_ctl_done(job->reqid, 0, "%zu message(s)", job->n);
+	event_free(job->ev);
+	free(job);
+}
+
 static void
 ctl_list(uint32_t reqid, const struct ctl_req *req)
 {
-	struct qmsg *m;
+	struct list_job *job;
 	const char *v;
 	uint64_t token = 0;
-	int64_t now = clock_now();
-	size_t n = 0;
 
 	if ((v = ctl_req_get(req, "token")) != NULL &&
 	    qtok_parse(v, &token) == -1) {
 		child_ctl_done(reqid, 1, "bad token id");
 		return;
 	}
-	RB_FOREACH(m, qmsg_tree, &queue_msgs) {
-		if (token != 0 && m->token != token)
-			continue;
-		ctl_list_one(reqid, m, now);
-		n++;
+	if ((job = calloc(1, sizeof(*job))) == NULL ||
+	    (job->ev = evtimer_new(child_base, ctl_list_step, job)) == NULL) {
+		log_warn("queue list");
+		free(job);
+		child_ctl_done(reqid, 1, "out of memory");
+		return;
 	}
-	child_ctl_done(reqid, 0, "%zu message(s)", n);
+	job->reqid = reqid;
+	job->token = token;
+	ctl_list_step(-1, 0, job);
 }
 
 static void

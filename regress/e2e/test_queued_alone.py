@@ -8,7 +8,8 @@ import tempfile
 import time
 
 from queued_peers import (Queued, RES_FAIL, RES_OK, RES_TEMPFAIL, MSG_Q_ABORT,
-                          MSG_Q_DATA, MSG_Q_RCPT, W, parse_dsn)
+                          MSG_Q_DATA, MSG_Q_RCPT, MSG_CTL_REQ, MSG_CTL_DONE,
+                          MSG_PING, MSG_PONG, CTL, W, parse_dsn)
 import postern_test
 
 MSG = (b"From: Scanner <scans@example.com>\r\nTo: a@example.org\r\n"
@@ -230,6 +231,31 @@ def test_control_commands():
         assert q.ctl("delete", id=r1)[0] == 0
         assert q.ctl("list")[2] == []
         postern_test.wait_for(lambda: q.files() == [], 5, "spool empty")
+
+
+def test_list_in_pages():
+    # More messages than one page of `queue list' (200): every one is
+    # listed once, in id order, and the process answers between pages.
+    n = 450
+    with Queued(queue={"concurrency": "1"}) as q:
+        qids = [q.submit("scans@example.com", ["a@example.org"], msg(i),
+                         token=0xabc if i % 3 == 0 else 0)[1] for i in range(n)]
+        st, text, rows = q.ctl("list")
+        assert st == 0 and text == "%d message(s)" % n, text
+        assert [r["id"] for r in rows] == sorted(qids)
+        st, text, rows = q.ctl("list", token="abc")
+        assert st == 0 and [r["id"] for r in rows] == sorted(qids[::3]), text
+        # A health check sent behind the request is answered before the
+        # listing ends: the event loop is not held for the whole queue.
+        q.master.send(MSG_CTL_REQ, W().u32(CTL["list"]).u32(0), peerid=99)
+        q.master.send(MSG_PING, W().u32(7))
+        order = []
+        while not order or order[-1] != MSG_CTL_DONE:
+            t, peerid, p, _ = q.master.recv(10)
+            order.append(t)
+        assert MSG_PONG in order, "no answer to the ping during the listing"
+        assert order.index(MSG_PONG) < len(order) - 1 - 200, order.index(MSG_PONG)
+        assert q.proc.poll() is None
 
 
 def test_kill9_recovery_backoff_and_crash_hold():
