@@ -12,7 +12,12 @@
  *
  * Answers: the owning child sends MSG_CTL_ROW* then MSG_CTL_DONE with the
  * master's request number as peerid; the master passes them on to the
- * client that asked (or drops them if it went away).
+ * client that asked (or drops them if it went away).  The children page
+ * long answers, but the master forwards at once, so a client that does
+ * not read would make the master hold them all: a client with more than
+ * CTL_MAX_BACKLOG bytes of answers waiting, or whose answers take the
+ * waiting bytes of all clients past CTL_MAX_BACKLOG_ALL, is disconnected.
+ * posternctl reads as fast as it can and never comes near.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -34,6 +39,8 @@
 #include "master.h"
 
 #define CTL_MAX_CLIENTS	64
+#define CTL_MAX_BACKLOG		(64 * 1024 * 1024)
+#define CTL_MAX_BACKLOG_ALL	(256 * 1024 * 1024)
 
 struct ctl_client {
 	TAILQ_ENTRY(ctl_client) entry;
@@ -394,6 +401,22 @@ ctl_error(struct ipc *ipc, const char *why, void *arg)
 	ctl_client_free(cl);
 }
 
+/* Does this client hold more unread answers than it may? */
+static int
+ctl_backlog_over(struct ctl_client *cl)
+{
+	struct ctl_client *c;
+	size_t all = 0;
+
+	if (ipc_queued(cl->ipc) <= 1024 * 1024)
+		return 0;
+	if (ipc_queued(cl->ipc) > CTL_MAX_BACKLOG)
+		return 1;
+	TAILQ_FOREACH(c, &clients, entry)
+		all += ipc_queued(c->ipc);
+	return all > CTL_MAX_BACKLOG_ALL;
+}
+
 /* An answer from a child: check it, pass it on. */
 void
 master_control_answer(int proc, struct ipc_msg *msg)
@@ -419,6 +442,11 @@ master_control_answer(int proc, struct ipc_msg *msg)
 		if (ctl_done_read(&mr, &status, text, sizeof(text)) == -1)
 			fatalx("%s: malformed control answer",
 			    proc_name(proc));
+	}
+	if (p->client != NULL && ctl_backlog_over(p->client)) {
+		log_warnx("control: uid=%u does not read its answers: "
+		    "disconnected", (unsigned)p->client->uid);
+		ctl_client_free(p->client);
 	}
 	if (p->client != NULL)
 		ipc_send(p->client->ipc, msg->type, p->clientreq, -1,
