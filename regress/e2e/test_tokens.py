@@ -301,3 +301,20 @@ def test_unprivileged_user_refused_by_control_socket():
                            preexec_fn=as_group_member)
         assert r.returncode == 0, (r.stdout, r.stderr)
         assert token_ok(json.loads(r.stdout)["items"][0]["token"])
+
+
+FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
+
+
+def test_token_name_cannot_forge_log_fields():
+    # A name is free text: with quotes in it, it must still be one field
+    # of the log line, and the address the one authd wrote.
+    name = 'x" address=victim@example.com note="'
+    with Postern() as p:
+        tok, item = p.add_token("scans@example.com", name=name)
+        p.ctl("token", "delete", item["id"])
+        for event in ("token added", "token deleted"):
+            line = [l for l in p.log().splitlines() if event in l][-1]
+            fields = FIELD.findall(line.split(event, 1)[1])
+            assert [v for k, v in fields if k == "address"] == ["scans@example.com"], line
+            assert ("name", '"x\\" address=victim@example.com note=\\""') in fields, line
