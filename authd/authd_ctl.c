@@ -63,26 +63,6 @@ ctl_time(int64_t t, char *buf, size_t bufsz)
 		strlcpy(buf, "?", bufsz);
 }
 
-/*
- * A token name for a log line, inside double quotes: a name may hold '"'
- * (it is UTF-8 text), and unescaped it could end the quotes and add a
- * field of its own ("x\" address=someone@else").  '"' and '\\' get a
- * backslash, so the line's fields stay the ones authd wrote.
- */
-static const char *
-ctl_log_name(const char *name, char *buf, size_t bufsz)
-{
-	size_t i, o = 0;
-
-	for (i = 0; name[i] != '\0' && o + 2 < bufsz; i++) {
-		if (name[i] == '"' || name[i] == '\\')
-			buf[o++] = '\\';
-		buf[o++] = name[i];
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
 static void
 ctl_row_token(struct ctl_row *row, const struct token_rec *r)
 {
@@ -205,7 +185,7 @@ ctl_token_add(uint32_t reqid, const struct ctl_req *req)
 
 	token_id_format(r.id, id, sizeof(id));
 	log_info("token added id=%s address=%s name=\"%s\"%s%s", id, addr,
-	    ctl_log_name(name, logname, sizeof(logname)), account ?
+	    log_quote(name, logname, sizeof(logname)), account ?
 	    " account=" : "", account ? account : "");
 	ctl_row_token(&row, &r);
 	ctl_row_add(&row, "token", tok);
@@ -374,7 +354,7 @@ ctl_token_delete(uint32_t reqid, const struct ctl_req *req)
 	authd_use_forget(old.id);
 	token_id_format(old.id, id, sizeof(id));
 	log_info("token deleted id=%s address=%s name=\"%s\"", id, old.addr,
-	    ctl_log_name(old.name, logname, sizeof(logname)));
+	    log_quote(old.name, logname, sizeof(logname)));
 	ctl_row_token(&row, &old);
 	child_ctl_row(reqid, &row);
 	child_ctl_done(reqid, 0, "token %s deleted", id);

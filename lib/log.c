@@ -116,6 +116,20 @@ log_vlog(int prio, int with_errno, const char *fmt, va_list ap)
 	errno = saved;
 }
 
+const char *
+log_quote(const char *in, char *out, size_t outsz)
+{
+	size_t i, o = 0;
+
+	for (i = 0; in[i] != '\0' && o + 2 < outsz; i++) {
+		if (in[i] == '"' || in[i] == '\\')
+			out[o++] = '\\';
+		out[o++] = in[i];
+	}
+	out[o] = '\0';
+	return out;
+}
+
 void
 log_relay(const char *procname, int pid, const char *line)
 {

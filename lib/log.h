@@ -28,6 +28,7 @@
 #define POSTERN_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum log_dest {
 	LOG_TO_SYSLOG,	/* master, daemon mode */
@@ -46,6 +47,13 @@ void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * Text for a quoted value (key="..."): '"' and '\\' get a backslash, so
+ * that text from outside cannot end the quotes and add fields of its own.
+ * Cut to fit out (outsz >= 1); returns out.  2 * strlen + 1 always fits.
+ */
+const char *log_quote(const char *in, char *out, size_t outsz);
 
 /* Master only: emit a line received from a child's log pipe. */
 void	log_relay(const char *procname, int pid, const char *line);

@@ -137,15 +137,17 @@ static void
 runner_note(struct qmsg *m, const struct env_rcpt *r, const char *relay,
     const char *status, int64_t now)
 {
-	char qid[QID_LEN + 1], code[16] = "";
+	char qid[QID_LEN + 1], code[16] = "", text[2 * MAX_REPLY];
 
 	qid_format(m->id, qid);
 	if (r->code != 0)
 		snprintf(code, sizeof(code), "%u ", r->code);
+	/* The text is the remote server's: quoted, it stays one field. */
 	msg_log(m, "queued: id=%s to=<%s> relay=%s status=%s dsn=%s "
 	    "delay=%llds attempts=%u reply=\"%s%s\"", qid, r->addr,
 	    relay[0] ? relay : "none", status, runner_dsn_code(r, status),
-	    (long long)(now - m->created), r->attempts, code, r->text);
+	    (long long)(now - m->created), r->attempts, code,
+	    log_quote(r->text, text, sizeof(text)));
 }
 
 static void

@@ -3,6 +3,7 @@ durability, recovery after kill -9, write errors, retries and expiry on the
 test clock, notifications, control requests, protocol errors."""
 import os
 import random
+import re
 import subprocess
 import tempfile
 import time
@@ -256,6 +257,20 @@ def test_list_in_pages():
         assert MSG_PONG in order, "no answer to the ping during the listing"
         assert order.index(MSG_PONG) < len(order) - 1 - 200, order.index(MSG_PONG)
         assert q.proc.poll() is None
+
+
+def test_remote_reply_stays_one_log_field():
+    # The reply text is the remote server's: quotes in it are escaped, so
+    # it cannot end reply="..." and add a status of its own.
+    with Queued(queue={"retry-initial": "600s"}) as q:
+        q.submit("scans@example.com", ["a@example.org"], msg(1))
+        q.relay_results(q.relay_batch(), 451, "4.3.2",
+                        'busy" status=sent dsn=2.0.0 x="')
+        q.wait_log("status=deferred")
+        line = [l for l in q.log().splitlines() if "status=deferred" in l][-1]
+        fields = re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', line)
+        assert [v for k, v in fields if k == "status"] == ["deferred"], line
+        assert ("reply", '"451 busy\\" status=sent dsn=2.0.0 x=\\""') in fields, line
 
 
 def test_kill9_recovery_backoff_and_crash_hold():
