@@ -6,9 +6,13 @@
  * Directory ownership is the heart of the separation:
  *	spool-dir	queued's user, 0700	only queued sees the spool
  *	auth-dir	authd's user, 0700	only authd sees the tokens
- *	dkim-dir	signd's user, 0500	only signd reads the keys, and
- *						cannot write them
+ *	dkim-dir	root, signd's group,	only signd reads the keys, and
+ *			0750			cannot write them
  *	empty-dir	root, 0755, empty	smtpd and relayd: nothing
+ * The dkim-dir is root's, not signd's: an owner may chmod its directory
+ * and then write in it, and root (posternctl dkim keygen) writes keys
+ * below it, so a signd that owned it could swap a domain's directory for
+ * a link to anywhere and have root put files there.
  * The master fixes owner and mode at every start, so that a directory
  * left readable by accident is closed again.
  */
@@ -100,7 +104,7 @@ master_prepare_dirs(struct config *conf)
 	child_ids(conf, PROC_AUTHD, &uid, &gid);
 	prepare_dir(conf->auth_dir, uid, gid, 0700);
 	child_ids(conf, PROC_SIGND, &uid, &gid);
-	prepare_dir(conf->dkim_dir, uid, gid, 0500);
+	prepare_dir(conf->dkim_dir, 0, gid, 0750);
 	/* The users of smtpd and relayd must exist too. */
 	child_ids(conf, PROC_SMTPD, &uid, &gid);
 	child_ids(conf, PROC_RELAYD, &uid, &gid);

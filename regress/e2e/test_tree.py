@@ -71,6 +71,26 @@ def test_private_directories_closed_to_other_children():
                     assert not _can_read_as(user, path), (user, "reads", path)
 
 
+def test_signd_cannot_change_its_key_directory():
+    # Root writes keys below the dkim-dir (posternctl dkim keygen): if
+    # signd owned it, it could chmod it, swap a domain's directory for a
+    # link and have root write elsewhere.  It may read it, nothing more.
+    with Postern() as p:
+        path = os.path.join(p.root, "dkim")
+        st = os.stat(path)
+        assert st.st_uid == 0 and st.st_mode & 0o777 == 0o750, oct(st.st_mode)
+        assert _can_read_as("_postern-sign", path)
+        pw = pwd.getpwnam("_postern-sign")
+
+        def drop():
+            os.setgroups([])
+            os.setgid(pw.pw_gid)
+            os.setuid(pw.pw_uid)
+        r = subprocess.run(["chmod", "0700", path], preexec_fn=drop,
+                           capture_output=True)
+        assert r.returncode != 0, "signd's user could chmod the dkim-dir"
+
+
 def test_kill9_of_each_child_stops_the_tree():
     for victim in CHILDREN:
         p = Postern()
