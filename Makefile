@@ -38,7 +38,7 @@ endif
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(CPPFLAGS)
 
 BSD	= $(shell pkg-config --libs libbsd-overlay)
-LIBS_smtpd  = -ltls -lcrypto -levent $(BSD)
+LIBS_smtpd  = -ltls -lssl -lcrypto -levent $(BSD)
 LIBS_authd  = -ldb -lcrypto -levent $(BSD)
 LIBS_queued = -levent -lpthread $(BSD)
 LIBS_signd  = -lcrypto -levent $(BSD)
@@ -74,7 +74,8 @@ $(O)/$(1)/lib$(1).a: $$($(1)_OBJS) $(O)/lib/empty.o
 	rm -f $$@ && ar rcs $$@ $$^
 $(O)/bin/$(3): $(O)/$(1)/$(2).o $(O)/$(1)/lib$(1).a $(LIBPOSTERN)
 	@mkdir -p $$(@D)
-	$(CC) $(LDFLAGS) -o $$@ $$^ $(LIBS_$(1))
+	$(CC) $(LDFLAGS) -o $$@ $(O)/$(1)/$(2).o -Wl,--whole-archive \
+	    $(O)/$(1)/lib$(1).a -Wl,--no-whole-archive $(LIBPOSTERN) $(LIBS_$(1))
 endef
 $(eval $(call dirlib,master,posternd,posternd))
 $(eval $(call dirlib,ctl,posternctl,posternctl))

@@ -112,11 +112,15 @@ sess_arm(struct sess *s, int write)
 	event_add(s->ev, NULL);
 }
 
+static void idle_report(void);
+
 static void
 sess_close(struct sess *s, int failed)
 {
 	if (failed)
 		conn_errors++;
+	if (idle)
+		idle_report();
 	if (s->tls != NULL) {
 		tls_close(s->tls);
 		tls_free(s->tls);
@@ -169,6 +173,19 @@ cmpd(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* In idle mode, say once how many sessions are held. */
+static void
+idle_report(void)
+{
+	static int said;
+
+	if (said || nidle + conn_errors < nsess)
+		return;
+	said = 1;
+	printf("idle=%d failed=%ld\n", nidle, conn_errors);
+	fflush(stdout);
+}
+
 /* One complete reply with code `code' arrived. */
 static int
 sess_reply(struct sess *s, int code)
@@ -218,10 +235,8 @@ sess_reply(struct sess *s, int code)
 		if (idle) {
 			/* Hold the authenticated session open and quiet. */
 			s->step = S_DONE;
-			if (++nidle == nsess) {
-				printf("idle=%d\n", nidle);
-				fflush(stdout);
-			}
+			nidle++;
+			idle_report();
 			break;
 		}
 		queue_message(s);
