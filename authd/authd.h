@@ -30,7 +30,13 @@
 #define STRINGIFY(x)		STRINGIFY_(x)
 
 #define AUTHD_KEY_MAX		256	/* MSG_SECRET carries at most 256 */
-#define AUTHD_TICKET_LIFETIME	86400	/* a login ticket lasts a day */
+/*
+ * A login ticket lasts as long as the session it is made for can (timeout
+ * session), plus AUTHD_TICKET_MARGIN for the last message's commit and
+ * signing; never more than AUTHD_TICKET_LIFETIME.
+ */
+#define AUTHD_TICKET_LIFETIME	86400
+#define AUTHD_TICKET_MARGIN	300
 
 struct authd_state {
 	struct store	*store;

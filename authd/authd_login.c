@@ -4,7 +4,8 @@
  * MSG_AUTH_LOGIN (session, username, token, client address): is this
  * token good, and is the username its address?  The answer is RES_OK with
  * the token's id, its address and a login ticket (lib/ticket.h, valid for
- * AUTHD_TICKET_LIFETIME); RES_FAIL for every kind of wrong login;
+ * the longest the session may last, see login_ticket_expiry); RES_FAIL
+ * for every kind of wrong login;
  * RES_TEMPFAIL when the store cannot answer (or authd has no keys yet).
  *
  * Wrong logins are told apart only in authd's log, never in the answer or
@@ -94,6 +95,24 @@ login_check(const char *user, const unsigned char *tok, size_t toklen,
 	return RES_OK;
 }
 
+/*
+ * When a ticket made now expires.  signd checks only the ticket, not
+ * whether its token still exists: a deleted token's revocation reaches
+ * smtpd at the next MAIL FROM, but a compromised smtpd keeping a ticket
+ * could have mail signed for as long as the ticket lives.  So it lives no
+ * longer than a session can (smtpd ends each at "timeout session") and
+ * the signing of its last message.
+ */
+static time_t
+login_ticket_expiry(void)
+{
+	time_t t = child_conf->to_session;
+
+	if (t <= 0 || t > AUTHD_TICKET_LIFETIME - AUTHD_TICKET_MARGIN)
+		t = AUTHD_TICKET_LIFETIME - AUTHD_TICKET_MARGIN;
+	return clock_now() + t + AUTHD_TICKET_MARGIN;
+}
+
 static void
 login_reply(struct ipc *ipc, uint32_t peerid, uint64_t session, uint32_t res,
     uint64_t id, const char *addr, const unsigned char *ticket, size_t tlen)
@@ -142,7 +161,7 @@ login_handle(struct ipc *ipc, struct ipc_msg *msg)
 	explicit_bzero((void *)(uintptr_t)tok, toklen);
 	if (res == RES_OK && ticket_make(authd.ticket_key,
 	    authd.ticket_keylen, session, r.id, r.addr,
-	    clock_now() + AUTHD_TICKET_LIFETIME, ticket, sizeof(ticket),
+	    login_ticket_expiry(), ticket, sizeof(ticket),
 	    &tlen) == -1) {
 		log_warnx("login session=%016llx: cannot make a ticket for %s",
 		    (unsigned long long)session, r.addr);
