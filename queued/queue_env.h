@@ -86,7 +86,7 @@ struct envelope {
 	uint32_t	 body;		/* BODY_8BIT | BODY_SMTPUTF8 */
 	uint64_t	 size;		/* bytes of queue/ID */
 	uint32_t	 flags;		/* ENV_F_* */
-	uint32_t	 inflight;	/* dispatches that never completed */
+	uint32_t	 inflight;	/* crashes in a row during a round */
 	char		*dkim;		/* header text to prepend, or NULL */
 	size_t		 dkimlen;
 	uint32_t	 nrcpt;

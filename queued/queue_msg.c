@@ -297,6 +297,9 @@ msg_record(struct qmsg *m, int final)
 		spool_unlink(DIR_QUEUE, m->id);
 	else if (spool_write_env(DIR_QUEUE, m->id, m->env, 0) == -1)
 		log_warn("queued: id=%s envelope not recorded", qid);
+	else if (!final && spool_mark_inflight(m->id) == -1)
+		/* Batches are still out: the new envelope keeps the mark. */
+		log_warn("queued: id=%s in-flight mark", qid);
 	rec->logs = m->logs;
 	m->logs = NULL;
 	m->nrecords++;

@@ -16,10 +16,15 @@
  *     message held back by a busy domain waits off the heap (parked)
  *     until a batch of that domain is done.
  *
- * Before the batches leave, the envelope's in-flight counter is raised
- * and written, and the batches are sent only when that write is on disk:
- * so after any crash recovery knows the message was in flight (back-off,
- * and hold at crash-hold crashes in a row; queue_spool.c).
+ * Before the batches leave, the envelope gets the in-flight mark (a
+ * chmod, queue_spool.c), so that after a crash of any process recovery
+ * knows the message was in flight (back-off, and hold at crash-hold
+ * crashes in a row).  The batches leave at once: the mark needs no sync,
+ * because a process crash does not lose the page cache, and it is
+ * meaningless after a power loss (queue_spool.c says why).  Only when
+ * the round also changed the envelope (expiries, a delay warning) is it
+ * rewritten first, and the batches wait for that write's sync, so that
+ * a warning is not sent twice.
  *
  * MSG_RELAY_BATCH carries the message as a read-only descriptor of
  * queue/ID, never a path, and the DKIM header text to prepend.  Each
@@ -408,8 +413,9 @@ runner_unplan(struct qmsg *m)
 }
 
 /*
- * The in-flight mark could not be made durable: send nothing, put the
- * due recipients off by RUNNER_RETRY_IO, and end the round.
+ * The in-flight mark (or the envelope written with it) could not be
+ * made: send nothing, put the due recipients off by RUNNER_RETRY_IO, and
+ * end the round.
  */
 static void
 runner_unmark(struct qmsg *m, int64_t now)
@@ -418,7 +424,6 @@ runner_unmark(struct qmsg *m, int64_t now)
 	uint32_t i;
 
 	runner_unplan(m);
-	env->inflight--;
 	for (i = 0; i < env->nrcpt; i++)
 		if (env->rcpt[i].state == RCPT_PENDING &&
 		    env->rcpt[i].next <= now)
@@ -426,28 +431,34 @@ runner_unmark(struct qmsg *m, int64_t now)
 	msg_record(m, 1);
 }
 
-/* The in-flight mark is on disk: the batches may leave. */
 static void runner_done(struct qbatch *, int64_t now);
 
+/* The message is marked: its batches leave. */
 static void
-runner_marked(void *arg, int error)
+runner_send_all(struct qmsg *m)
+{
+	struct qbatch *b, *tmp;
+
+	TAILQ_FOREACH_SAFE(b, &batches, entry, tmp) {
+		if (b->m != m || b->sent)
+			continue;
+		/* Unreadable content: every recipient deferred. */
+		if (runner_send(b) == -1)
+			runner_done(b, clock_now());
+	}
+}
+
+/* The envelope the round changed is on disk. */
+static void
+runner_synced(void *arg, int error)
 {
 	uint64_t *idp = arg;
-	struct qbatch *b, *tmp;
 	struct qmsg *m;
 
-	if ((m = msg_find(*idp)) != NULL && error != 0) {
-		/* Never send what recovery would not know was in flight. */
+	if ((m = msg_find(*idp)) != NULL && error != 0)
 		runner_unmark(m, clock_now());
-	} else if (m != NULL) {
-		TAILQ_FOREACH_SAFE(b, &batches, entry, tmp) {
-			if (b->m != m || b->sent)
-				continue;
-			/* Unreadable content: every recipient deferred. */
-			if (runner_send(b) == -1)
-				runner_done(b, clock_now());
-		}
-	}
+	else if (m != NULL)
+		runner_send_all(m);
 	free(idp);
 }
 
@@ -493,17 +504,25 @@ runner_start(struct qmsg *m, int64_t now)
 		return;
 	}
 	m->nbatches = made;
-	env->inflight++;
-	if (spool_write_env(DIR_QUEUE, m->id, env, 0) == -1) {
-		log_warn("queued: id=%s envelope (in flight mark)", qid);
+	if (changed && spool_write_env(DIR_QUEUE, m->id, env, 0) == -1) {
+		log_warn("queued: id=%s envelope", qid);
+		runner_unmark(m, now);
+		return;
+	}
+	if (spool_mark_inflight(m->id) == -1) {
+		log_warn("queued: id=%s in-flight mark", qid);
 		/* Never send unmarked: give the batches back, retry later. */
 		runner_unmark(m, now);
+		return;
+	}
+	if (!changed) {
+		runner_send_all(m);
 		return;
 	}
 	if ((idp = malloc(sizeof(*idp))) == NULL)
 		fatal("runner_start");
 	*idp = m->id;
-	qsync_request(runner_marked, idp);
+	qsync_request(runner_synced, idp);
 }
 
 static void

@@ -10,9 +10,24 @@
  *	corrupt/			what recovery could not read, moved
  *					aside (never deleted silently)
  *
- * ID is the 16-digit queue id.  Files are 0600, owned by queued's user.
- * Nothing here waits for the disk: durability is queue_sync.c's job, and
- * callers ask for a sync after the renames that matter.
+ * ID is the 16-digit queue id.  Files are 0600, owned by queued's user;
+ * queue/ID.env is 0700 while a delivery round of its message is out at
+ * relayd (the in-flight mark, below).  Nothing here waits for the disk:
+ * durability is queue_sync.c's job, and callers ask for a sync after the
+ * renames that matter.
+ *
+ * The in-flight mark.  Before its batches leave for relayd, a message's
+ * envelope gets the owner-execute bit (spool_mark_inflight): one chmod,
+ * no new file and no sync.  The bit goes when the round's results are
+ * recorded, because that writes a new envelope (0600) or removes it.  The
+ * mark is there for recovery after a *process* crash (a message that
+ * makes relayd, or any child, die takes the whole tree down): the page
+ * cache outlives the processes, so the bit is seen at the restart without
+ * having been flushed.  After a power loss or a kernel crash the bit may
+ * be lost with everything else not yet synced: such a message is then
+ * retried without the back-off and is not counted towards crash-hold,
+ * which is right, since no message causes a power loss.  Acknowledged
+ * messages do not depend on the mark: they were synced at their commit.
  *
  * Recovery (spool_recover, at start, before any peer is served):
  *   1. incoming/ is emptied: none of it was acknowledged.
@@ -24,11 +39,14 @@
  *      whole): both files are moved to corrupt/ with a log line.
  *   4. A queue/ID without an envelope is removed: the crash came between
  *      the two renames of its commit, before its 250.
- *   5. A message whose envelope says it was in flight (inflight > 0: a
- *      dispatch never completed) gets a back-off of retry-initial for its
- *      pending recipients, not an immediate retry; at crash-hold such
- *      crashes in a row it is put on hold with a log line, so that one
- *      message that kills a process cannot keep the daemon restarting.
+ *   5. A message whose envelope carries the in-flight mark (a round that
+ *      never completed) has the crash counted: env.inflight, the crashes
+ *      in a row, goes up by one and is written (a new 0600 envelope, so
+ *      the mark goes).  A message with crashes counted gets a back-off of
+ *      retry-initial for its pending recipients, not an immediate retry;
+ *      at crash-hold such crashes in a row it is put on hold with a log
+ *      line, so that one message that kills a process cannot keep the
+ *      daemon restarting.  The count goes back to 0 when a round ends.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -180,6 +198,16 @@ fail:
 	return -1;
 }
 
+/* The in-flight mark on queue/ID.env (see above): 0, or -1 with errno. */
+int
+spool_mark_inflight(uint64_t id)
+{
+	char path[64];
+
+	spool_path(path, sizeof(path), DIR_QUEUE, id, ".env");
+	return chmod(path, SPOOL_MODE_INFLIGHT);
+}
+
 /* Move a received message into the queue: content first, then envelope. */
 int
 spool_commit_files(uint64_t id)
@@ -229,7 +257,7 @@ spool_corrupt(uint64_t id, const char *why)
 
 static int
 spool_read_file(const char *path, size_t max, char **bufp, size_t *lenp,
-    int whole)
+    int whole, mode_t *modep)
 {
 	struct stat st;
 	char *buf;
@@ -244,6 +272,8 @@ spool_read_file(const char *path, size_t max, char **bufp, size_t *lenp,
 		errno = EFBIG;
 		return -1;
 	}
+	if (modep != NULL)
+		*modep = st.st_mode;
 	len = (size_t)st.st_size < max ? (size_t)st.st_size : max;
 	if ((buf = malloc(len + 1)) == NULL) {
 		close(fd);
@@ -268,15 +298,18 @@ spool_read_file(const char *path, size_t max, char **bufp, size_t *lenp,
 	return 0;
 }
 
-int
-spool_read_env(uint64_t id, struct envelope *env, const char **why)
+/* Read queue/ID.env; *markedp (if not NULL): does it carry the mark? */
+static int
+spool_read_env_marked(uint64_t id, struct envelope *env, int *markedp,
+    const char **why)
 {
 	char path[64], *buf;
 	size_t len;
+	mode_t mode;
 	int rv;
 
 	spool_path(path, sizeof(path), DIR_QUEUE, id, ".env");
-	if (spool_read_file(path, ENV_MAX_FILE, &buf, &len, 1) == -1) {
+	if (spool_read_file(path, ENV_MAX_FILE, &buf, &len, 1, &mode) == -1) {
 		*why = strerror(errno);
 		env_init(env);
 		return -1;
@@ -288,7 +321,15 @@ spool_read_env(uint64_t id, struct envelope *env, const char **why)
 		env_free(env);
 		return -1;
 	}
+	if (markedp != NULL)
+		*markedp = (mode & S_IXUSR) != 0;
 	return rv;
+}
+
+int
+spool_read_env(uint64_t id, struct envelope *env, const char **why)
+{
+	return spool_read_env_marked(id, env, NULL, why);
 }
 
 /*
@@ -302,7 +343,7 @@ spool_read_headers(uint64_t id, char **bufp, size_t *lenp)
 	size_t len;
 
 	spool_path(path, sizeof(path), DIR_QUEUE, id, "");
-	if (spool_read_file(path, HEADERS_MAX, &buf, &len, 0) == -1)
+	if (spool_read_file(path, HEADERS_MAX, &buf, &len, 0, NULL) == -1)
 		return -1;
 	if ((p = strstr(buf, "\r\n\r\n")) != NULL)
 		len = p - buf + 2;
@@ -352,8 +393,9 @@ spool_recover_env(uint64_t id, int64_t now)
 	char path[64], qid[QID_LEN + 1];
 	uint32_t i;
 	int64_t until;
+	int marked, rewrite = 0;
 
-	if (spool_read_env(id, &env, &why) == -1) {
+	if (spool_read_env_marked(id, &env, &marked, &why) == -1) {
 		spool_corrupt(id, why);
 		return;
 	}
@@ -364,6 +406,10 @@ spool_recover_env(uint64_t id, int64_t now)
 		return;
 	}
 	qid_format(id, qid);
+	if (marked && env.inflight < UINT32_MAX) {
+		env.inflight++;
+		rewrite = 1;
+	}
 	if (env.inflight > 0) {
 		if (child_conf->crash_hold > 0 &&
 		    env.inflight >= (uint32_t)child_conf->crash_hold &&
@@ -372,8 +418,7 @@ spool_recover_env(uint64_t id, int64_t now)
 			log_warnx("queued: id=%s held: in flight at %u crashes "
 			    "in a row (release with posternctl queue release)",
 			    qid, env.inflight);
-			if (spool_write_env(DIR_QUEUE, id, &env, 0) == -1)
-				log_warn("queued: id=%s envelope", qid);
+			rewrite = 1;
 		} else {
 			until = now + child_conf->retry_initial;
 			for (i = 0; i < env.nrcpt; i++)
@@ -385,6 +430,9 @@ spool_recover_env(uint64_t id, int64_t now)
 			    (long long)child_conf->retry_initial);
 		}
 	}
+	/* The count, and the hold, outlive the next crash; the mark goes. */
+	if (rewrite && spool_write_env(DIR_QUEUE, id, &env, 0) == -1)
+		log_warn("queued: id=%s envelope", qid);
 	if ((m = msg_add(&env, now)) == NULL)
 		fatal("recovery");
 	queue_stats.recovered++;

@@ -30,6 +30,8 @@
 #define DIR_QUEUE	"queue"
 #define DIR_CORRUPT	"corrupt"
 
+#define SPOOL_MODE_INFLIGHT 0700	/* queue/ID.env during a round */
+
 #define MAX_BATCH	1000	/* recipients per MSG_RELAY_BATCH, at most */
 #define MAX_OPEN_TX	4096	/* messages being received at once */
 
@@ -93,6 +95,7 @@ void	spool_path(char *buf, size_t bufsz, const char *dir, uint64_t id,
 int	spool_write_env(const char *dir, uint64_t id, const struct envelope *,
 	    int excl);
 int	spool_read_env(uint64_t id, struct envelope *, const char **why);
+int	spool_mark_inflight(uint64_t id);
 int	spool_commit_files(uint64_t id);
 void	spool_unlink(const char *dir, uint64_t id);
 void	spool_corrupt(uint64_t id, const char *why);

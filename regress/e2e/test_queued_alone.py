@@ -31,9 +31,10 @@ def test_commit_deliver_remove():
         assert res == RES_OK and len(qid) == 16, (res, qid, reason)
         assert q.files("incoming") == []
         batches = sorted([q.relay_batch(), q.relay_batch()], key=lambda b: b["domain"].lower())
-        # Only now: until the batches leave, the runner may be rewriting
-        # the envelope (its in-flight mark, through ID.env.tmp).
         assert q.files() == [qid, qid + ".env"], q.files()
+        # The in-flight mark: the owner-execute bit, while the batches are out.
+        env = os.path.join(q.spool, "queue", qid + ".env")
+        assert os.stat(env).st_mode & 0o777 == 0o700, oct(os.stat(env).st_mode)
         # Grouped by domain, case-insensitively; the DKIM text travels apart.
         assert [len(b["rcpts"]) for b in batches] == [1, 2], batches
         for b in batches:
@@ -42,6 +43,10 @@ def test_commit_deliver_remove():
             assert b["prefix"].startswith(b"DKIM-Signature:")
             assert b["size"] == len(data) + len(b["prefix"])
         q.relay_results(batches[0], 250)
+        # Recorded (a new envelope): the other batch is still out, so
+        # the new envelope has the mark too.
+        q.wait_log("id=%s to=<c@example.net>" % qid)
+        assert os.stat(env).st_mode & 0o777 == 0o700, oct(os.stat(env).st_mode)
         q.relay_results(batches[1], 250)
         q.wait_log("id=%s removed: all recipients final" % qid)
         assert q.files() == []
@@ -53,8 +58,8 @@ def test_commit_deliver_remove():
 
 def test_group_commit_shares_syncs():
     n = 60
-    # One batch at a time: each batch's in-flight mark is a sync of its
-    # own, and sixty of them would be counted with the commits' syncs.
+    # One batch at a time, so that deliveries (whose results are recorded
+    # with syncs of their own) do not mix with the commits' syncs.
     with Queued(queue={"concurrency": "1"}) as q:
         ids = []
         for i in range(n):
