@@ -9,7 +9,9 @@
 
 /*
  * Generate a DKIM key for a configured domain into signd's key directory
- * (owned by signd's user, mode 0400) and print the DNS record to publish.
+ * (root's, readable by signd's group: mode 0440 in a 0750 directory,
+ * made through descriptors that follow no link) and print the DNS record
+ * to publish.
  * Runs as root.  Returns 0, or 1 with a message on stderr.
  */
 int	ctl_dkim_keygen(const struct config *, const char *domain,

@@ -7,9 +7,9 @@
  * not plant new ones.  ctl_dkim_keygen() checks the request against the
  * configuration, writes the key where signd will find it
  * (<dkim-dir>/<domain>/<selector>.<alg>.key, lib/dkim_key.h), owned by
- * signd's user with mode 0400 in a 0500 directory, and prints the DNS
- * record to publish.  The caller (posternctl.c) then asks the master to
- * have signd reload.
+ * root with signd's group, mode 0440, in a directory that is root's
+ * with signd's group, mode 0750, and prints the DNS record to publish.
+ * The caller (posternctl.c) then asks the master to have signd reload.
  *
  * The rules, and why:
  *   - the domain must be configured: signd signs for configured domains
@@ -31,6 +31,8 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,24 +63,42 @@ keygen_err(const char *fmt, ...)
 	return 1;
 }
 
-/* Make dir (mode 0500, owned by uid:gid) unless it is there already. */
+/*
+ * Open the directory `name' relative to at (AT_FDCWD for the dkim-dir
+ * itself), making it first if it is missing, and make it root's with
+ * signd's group, mode 0750: signd reads it through its group and, owning
+ * nothing, can neither chmod it nor put anything in it.  An existing one
+ * (an older postern made them signd's own, 0500) is taken over the same
+ * way.  The directory is made 0700 and opened with O_NOFOLLOW, and owner
+ * and mode are set through the descriptor: a link, or a directory
+ * swapped for one between the mkdir and the open, is refused, never
+ * followed, so root cannot be made to chown or write anywhere else.
+ * Returns the descriptor, or -1 with a message on stderr.
+ */
 static int
-keygen_dir(const char *dir, uid_t uid, gid_t gid)
+keygen_dir(int at, const char *name, const char *shown, gid_t gid)
 {
-	struct stat st;
+	int fd;
 
-	if (lstat(dir, &st) == 0) {
-		if (!S_ISDIR(st.st_mode))
-			return keygen_err("%s: not a directory", dir);
-		return 0;
+	if (mkdirat(at, name, 0700) == -1 && errno != EEXIST) {
+		keygen_err("%s: %s", shown, strerror(errno));
+		return -1;
 	}
-	if (errno != ENOENT)
-		return keygen_err("%s: %s", dir, strerror(errno));
-	/* created private, then handed over: never open to others */
-	if (mkdir(dir, 0700) == -1 || chown(dir, uid, gid) == -1 ||
-	    chmod(dir, 0500) == -1)
-		return keygen_err("%s: %s", dir, strerror(errno));
-	return 0;
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			keygen_err("%s: not a directory (a link is refused)",
+			    shown);
+		else
+			keygen_err("%s: %s", shown, strerror(errno));
+		return -1;
+	}
+	if (fchown(fd, 0, gid) == -1 || fchmod(fd, 0750) == -1) {
+		keygen_err("%s: %s", shown, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* The selector to use: the given one, or the configured one. */
@@ -173,14 +193,15 @@ int
 ctl_dkim_keygen(const struct config *conf, const char *domain,
     const char *selector, const char *algname, int bits, int json)
 {
-	char dir[PATH_MAX], path[PATH_MAX], err[256];
+	char dir[PATH_MAX], path[PATH_MAX], file[NAME_MAX + 1], err[256];
 	char record[DKIM_RECORD_MAX], zone[DKIM_RECORD_MAX * 2];
 	const struct domain *d;
+	struct stat st;
 	enum dkim_alg alg;
-	EVP_PKEY *key;
+	EVP_PKEY *key = NULL;
 	uid_t uid;
 	gid_t gid;
-	int n, rc;
+	int n, rc, topfd = -1, dirfd = -1;
 
 	if (geteuid() != 0)
 		return keygen_err("dkim keygen must be run as root");
@@ -214,21 +235,37 @@ ctl_dkim_keygen(const struct config *conf, const char *domain,
 	n = snprintf(dir, sizeof(dir), "%s/%s", conf->dkim_dir, d->name);
 	if (n < 0 || (size_t)n >= sizeof(dir) ||
 	    dkim_key_path(path, sizeof(path), conf->dkim_dir, d->name,
-	    selector, alg) == -1)
+	    selector, alg) == -1 ||
+	    dkim_key_file(file, sizeof(file), selector, alg) == -1)
 		return keygen_err("key path too long or invalid: %s/%s",
 		    conf->dkim_dir, d->name);
-	if (keygen_dir(conf->dkim_dir, uid, gid) != 0 ||
-	    keygen_dir(dir, uid, gid) != 0)
-		return 1;
-	if (access(path, F_OK) == 0)
-		return keygen_err("%s exists already: a key is never "
-		    "replaced; rotate with a new selector", path);
-
-	if ((key = dkim_key_generate(alg, bits, err, sizeof(err))) == NULL)
-		return keygen_err("%s", err);
+	/*
+	 * Everything below the dkim-dir goes through descriptors that were
+	 * opened refusing links: see keygen_dir().  The dkim-dir is set as
+	 * the master sets it at every start.
+	 */
 	rc = 1;
-	if (dkim_key_write(path, key, uid, gid, err, sizeof(err)) == -1)
+	if ((topfd = keygen_dir(AT_FDCWD, conf->dkim_dir, conf->dkim_dir,
+	    gid)) == -1 || (dirfd = keygen_dir(topfd, d->name, dir,
+	    gid)) == -1)
+		goto done;
+	if (fstatat(dirfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		keygen_err("%s exists already: a key is never "
+		    "replaced; rotate with a new selector", path);
+		goto done;
+	}
+	if (errno != ENOENT) {
+		keygen_err("%s: %s", path, strerror(errno));
+		goto done;
+	}
+
+	if ((key = dkim_key_generate(alg, bits, err, sizeof(err))) == NULL) {
 		keygen_err("%s", err);
+		goto done;
+	}
+	if (dkim_key_writeat(dirfd, file, key, 0, gid, err,
+	    sizeof(err)) == -1)
+		keygen_err("%s/%s", dir, err);
 	else if (dkim_key_record(key, record, sizeof(record)) == -1 ||
 	    dkim_key_zone(record, zone, sizeof(zone)) == -1)
 		keygen_err("cannot make the DNS record for %s", path);
@@ -237,6 +274,11 @@ ctl_dkim_keygen(const struct config *conf, const char *domain,
 		    json);
 		rc = 0;
 	}
+done:
+	if (dirfd != -1)
+		close(dirfd);
+	if (topfd != -1)
+		close(topfd);
 	EVP_PKEY_free(key);
 	return rc;
 }

@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,6 +81,21 @@ dkim_key_path(char *out, size_t outsz, const char *dir, const char *domain,
 	return 0;
 }
 
+int
+dkim_key_file(char *out, size_t outsz, const char *selector,
+    enum dkim_alg alg)
+{
+	int n;
+
+	if (!dkim_name_ok(selector))
+		return -1;
+	n = snprintf(out, outsz, "%s.%s.key", selector,
+	    dkim_key_alg_word(alg));
+	if (n < 0 || (size_t)n >= outsz)
+		return -1;
+	return 0;
+}
+
 EVP_PKEY *
 dkim_key_generate(enum dkim_alg alg, int bits, char *err, size_t errsz)
 {
@@ -104,42 +118,34 @@ dkim_key_generate(enum dkim_alg alg, int bits, char *err, size_t errsz)
 	return key;
 }
 
-static int
-fsync_dir_of(const char *path)
-{
-	char tmp[PATH_MAX];
-	int fd, rv;
-
-	if (strlcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp))
-		return -1;
-	if ((fd = open(dirname(tmp), O_RDONLY | O_DIRECTORY)) == -1)
-		return -1;
-	rv = fsync(fd);
-	close(fd);
-	return rv;
-}
-
 int
-dkim_key_write(const char *path, EVP_PKEY *key, uid_t uid, gid_t gid,
-    char *err, size_t errsz)
+dkim_key_writeat(int dirfd, const char *name, EVP_PKEY *key, uid_t uid,
+    gid_t gid, char *err, size_t errsz)
 {
-	char tmp[PATH_MAX];
+	char tmp[NAME_MAX + 1];
 	BIO *bio = NULL;
 	int fd = -1, n, ok = 0;
 
-	n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		keyerr(err, errsz, "path too long");
+	if (name[0] == '\0' || strchr(name, '/') != NULL) {
+		keyerr(err, errsz, "%s: not a file name", name);
 		return -1;
 	}
-	/* 0400 from the start: the key is never readable by anyone else */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0400);
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", name, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		keyerr(err, errsz, "%s: name too long", name);
+		return -1;
+	}
+	/*
+	 * 0400 and root's from the start, the group's read bit only once
+	 * the group is signd's: the key is never readable by anyone else.
+	 */
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0400);
 	if (fd == -1) {
 		keyerr(err, errsz, "%s: %s", tmp, strerror(errno));
 		return -1;
 	}
-	if (fchown(fd, uid, gid) == -1 || fchmod(fd, 0400) == -1) {
+	if (fchown(fd, uid, gid) == -1 || fchmod(fd, 0440) == -1) {
 		keyerr(err, errsz, "%s: %s", tmp, strerror(errno));
 		goto fail;
 	}
@@ -153,22 +159,55 @@ dkim_key_write(const char *path, EVP_PKEY *key, uid_t uid, gid_t gid,
 		keyerr(err, errsz, "%s: fsync: %s", tmp, strerror(errno));
 		goto fail;
 	}
-	if (link(tmp, path) == -1) {
-		keyerr(err, errsz, "%s: %s", path, errno == EEXIST ?
+	/* no AT_SYMLINK_FOLLOW: a link named name is EEXIST, never followed */
+	if (linkat(dirfd, tmp, dirfd, name, 0) == -1) {
+		keyerr(err, errsz, "%s: %s", name, errno == EEXIST ?
 		    "a key of that name exists already" : strerror(errno));
 		goto fail;
 	}
 	ok = 1;
-	if (fsync_dir_of(path) == -1) {
-		keyerr(err, errsz, "%s: directory fsync: %s", path,
+	if (fsync(dirfd) == -1) {
+		keyerr(err, errsz, "%s: directory fsync: %s", name,
 		    strerror(errno));
 		ok = 0;
 	}
 fail:
 	BIO_free(bio);
 	close(fd);
-	(void)unlink(tmp);
+	(void)unlinkat(dirfd, tmp, 0);
 	return ok ? 0 : -1;
+}
+
+int
+dkim_key_write(const char *path, EVP_PKEY *key, uid_t uid, gid_t gid,
+    char *err, size_t errsz)
+{
+	char dir[PATH_MAX];
+	const char *name;
+	char *slash;
+	int dirfd, rv;
+
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir)) {
+		keyerr(err, errsz, "path too long");
+		return -1;
+	}
+	if ((slash = strrchr(dir, '/')) == NULL) {
+		name = path;
+		(void)strlcpy(dir, ".", sizeof(dir));
+	} else {
+		name = path + (slash - dir) + 1;
+		if (slash == dir)
+			slash++;
+		*slash = '\0';
+	}
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dirfd == -1) {
+		keyerr(err, errsz, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	rv = dkim_key_writeat(dirfd, name, key, uid, gid, err, errsz);
+	close(dirfd);
+	return rv;
 }
 
 EVP_PKEY *

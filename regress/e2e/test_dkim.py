@@ -167,6 +167,16 @@ def test_missing_key_defers_then_signs():
             done(p)
 
 
+def _can_as(pw, argv):
+    """Whether argv succeeds as pw's user with its group alone."""
+    def drop():
+        os.setgroups([])
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+    return subprocess.run(argv, preexec_fn=drop,
+                          capture_output=True).returncode == 0
+
+
 def test_dns_and_key_files():
     with Sink() as sink:
         p = setup(sink)
@@ -180,27 +190,27 @@ def test_dns_and_key_files():
             assert "unusable" in r.stdout, r.stdout
             r = p.ctl("dkim", "dns", "unknown.example", check=False)
             assert r.returncode != 0
-            # the keys: signd's user only, 0400 in 0500 directories
+            # the keys: root's, read by signd through its group, 0440 in
+            # 0750 directories; signd owns nothing, so it can neither
+            # chmod nor rewrite them nor swap a directory for a link
             sign_user = pwd.getpwnam("_postern-sign")
             kdir = os.path.join(p.root, "dkim", "example.com")
-            st = os.stat(kdir)
-            assert st.st_uid == sign_user.pw_uid and st.st_mode & 0o777 == 0o500
+            st = os.lstat(kdir)
+            assert st.st_uid == 0 and st.st_gid == sign_user.pw_gid, st
+            assert st.st_mode & 0o777 == 0o750, oct(st.st_mode)
+            assert not _can_as(sign_user, ["chmod", "0700", kdir])
             for name in os.listdir(kdir):
                 path = os.path.join(kdir, name)
-                st = os.stat(path)
-                assert st.st_uid == sign_user.pw_uid, name
-                assert st.st_mode & 0o777 == 0o400, oct(st.st_mode)
+                st = os.lstat(path)
+                assert st.st_uid == 0, name
+                assert st.st_gid == sign_user.pw_gid, name
+                assert st.st_mode & 0o777 == 0o440, oct(st.st_mode)
+                assert _can_as(sign_user, ["cat", path]), path
+                assert not _can_as(sign_user, ["chmod", "0600", path]), path
                 for user in ("_postern-smtpd", "_postern-auth",
                              "_postern-queue", "_postern-relay", "nobody"):
-                    pw = pwd.getpwnam(user)
-
-                    def drop(pw=pw):
-                        os.setgroups([])
-                        os.setgid(pw.pw_gid)
-                        os.setuid(pw.pw_uid)
-                    rc = subprocess.run(["cat", path], preexec_fn=drop,
-                                        capture_output=True).returncode
-                    assert rc != 0, "%s could read %s" % (user, path)
+                    assert not _can_as(pwd.getpwnam(user), ["cat", path]), \
+                        "%s could read %s" % (user, path)
             # a second keygen never replaces a key
             r = p.ctl("dkim", "keygen", "example.com", "--algorithm", "rsa",
                       check=False)

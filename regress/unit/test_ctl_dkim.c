@@ -1,8 +1,12 @@
 /*
  * test_ctl_dkim: posternctl dkim keygen (ctl/ctl_dkim.c) into a temporary
  * dkim-dir: where the key goes, its owner and mode, the record printed,
- * and the requests it refuses.  Needs root for the chown (the whole
- * suite runs as root); as another user it checks the refusal only.
+ * and the requests it refuses; that it follows no link signd could have
+ * put in its way, and takes over a domain directory an older postern
+ * gave to signd.  Needs root for the chown (the whole suite runs as
+ * root); as another user it checks the refusal only.  signd's user is
+ * _postern-sign when it exists (postern-setup --users), so that its group
+ * differs from root's.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -21,6 +25,8 @@
 static char tmpdir[] = "/tmp/postern-ctl-XXXXXX";
 static struct config *conf;
 static char outbuf[8192];
+static uid_t sign_uid;
+static gid_t sign_gid;
 
 /* Run keygen with stdout and stderr captured into outbuf. */
 static int
@@ -56,8 +62,15 @@ static void
 test_setup(void)
 {
 	char text[1024];
-	struct passwd *pw = getpwuid(getuid());
+	struct passwd *pw;
 
+	if ((pw = getpwnam("_postern-sign")) == NULL)
+		pw = getpwuid(getuid());
+	CHECK(pw != NULL);
+	if (pw == NULL)
+		exit(1);
+	sign_uid = pw->pw_uid;
+	sign_gid = pw->pw_gid;
 	CHECK(mkdtemp(tmpdir) != NULL);
 	snprintf(text, sizeof(text),
 	    "dkim-dir %s/dkim\n"
@@ -66,7 +79,14 @@ test_setup(void)
 	    "\tdkim selector e1 algorithm ed25519\n"
 	    "\tdkim selector r1 algorithm rsa\n"
 	    "}\n"
-	    "domain bare.example { }\n", tmpdir, pw ? pw->pw_name : "root");
+	    "domain bare.example { }\n"
+	    "domain link.example {\n"
+	    "\tdkim selector s1 algorithm ed25519\n"
+	    "}\n"
+	    "domain old.example {\n"
+	    "\tdkim selector s1 algorithm ed25519\n"
+	    "}\n",
+	    tmpdir, pw->pw_name);
 	conf = config_parse_buf("test", text, strlen(text), stderr);
 	CHECK(conf != NULL);
 	if (conf == NULL)
@@ -109,15 +129,29 @@ test_ed25519(void)
 	    "\"e1\",\"algorithm\":\"ed25519\",\"bits\":256,") == outbuf);
 	CHECK(strstr(outbuf, "\"name\":\"e1._domainkey.example.com\"") !=
 	    NULL);
+	/*
+	 * root's, read through signd's group: signd owns nothing it could
+	 * chmod, rewrite or swap for a link
+	 */
+	snprintf(path, sizeof(path), "%s/dkim", tmpdir);
+	CHECK(lstat(path, &st) == 0);
+	CHECK_INT(st.st_mode & 07777, 0750);
+	CHECK_INT(st.st_uid, 0);
+	CHECK_INT(st.st_gid, sign_gid);
 	snprintf(path, sizeof(path), "%s/dkim/example.com", tmpdir);
-	CHECK(stat(path, &st) == 0);
-	CHECK_INT(st.st_mode & 07777, 0500);
-	CHECK_INT(st.st_uid, getuid());
+	CHECK(lstat(path, &st) == 0);
+	CHECK(S_ISDIR(st.st_mode));
+	CHECK_INT(st.st_mode & 07777, 0750);
+	CHECK_INT(st.st_uid, 0);
+	CHECK_INT(st.st_gid, sign_gid);
 	snprintf(path, sizeof(path), "%s/dkim/example.com/e1.ed25519.key",
 	    tmpdir);
 	CHECK(lstat(path, &st) == 0);
 	CHECK(S_ISREG(st.st_mode));
-	CHECK_INT(st.st_mode & 07777, 0400);
+	CHECK_INT(st.st_mode & 07777, 0440);
+	CHECK_INT(st.st_uid, 0);
+	CHECK_INT(st.st_gid, sign_gid);
+	CHECK_INT(st.st_nlink, 1);	/* the temporary name is gone */
 	CHECK((k = dkim_key_load(path, DKIM_ED25519, err, sizeof(err))) !=
 	    NULL);
 	CHECK(k != NULL && dkim_key_record(k, rec, sizeof(rec)) == 0);
@@ -144,6 +178,154 @@ test_rsa_zone(void)
 	CHECK(strstr(outbuf, "note: selector next") != NULL);
 }
 
+/* Count the entries of a directory other than . and .. */
+static int
+dir_entries(const char *path)
+{
+	char cmd[600];
+	FILE *f;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls -A '%s' | wc -l", path);
+	if ((f = popen(cmd, "r")) != NULL) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = -1;
+		pclose(f);
+	}
+	return n;
+}
+
+/*
+ * A domain directory that is a link (what a signd that could write the
+ * dkim-dir would plant) is refused: nothing is created, chowned or
+ * chmodded where it points.
+ */
+static void
+test_domain_link_refused(void)
+{
+	char path[512], target[512];
+	struct stat st;
+
+	if (geteuid() != 0)
+		return;
+	snprintf(target, sizeof(target), "%s/elsewhere", tmpdir);
+	CHECK(mkdir(target, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/dkim/link.example", tmpdir);
+	CHECK(symlink(target, path) == 0);
+	CHECK_INT(keygen("link.example", NULL, "ed25519", 0, 0), 1);
+	CHECK(strstr(outbuf, "link") != NULL);
+	CHECK(stat(target, &st) == 0);
+	CHECK_INT(st.st_mode & 07777, 0755);
+	CHECK_INT(st.st_gid, 0);
+	CHECK_INT(dir_entries(target), 0);
+	CHECK(unlink(path) == 0);
+}
+
+/* A dkim-dir that is a link is refused too, as the master refuses it. */
+static void
+test_dkim_dir_link_refused(void)
+{
+	char text[1024], link[512], target[512];
+	struct config *c;
+	struct stat st;
+	int fd, save;
+
+	if (geteuid() != 0)
+		return;
+	snprintf(target, sizeof(target), "%s/elsewhere2", tmpdir);
+	CHECK(mkdir(target, 0755) == 0);
+	snprintf(link, sizeof(link), "%s/dkim-link", tmpdir);
+	CHECK(symlink(target, link) == 0);
+	snprintf(text, sizeof(text), "dkim-dir %s\nuser signd root\n"
+	    "domain example.com {\n"
+	    "\tdkim selector e1 algorithm ed25519\n"
+	    "}\n", link);
+	c = config_parse_buf("test", text, strlen(text), stderr);
+	CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	fflush(stderr);
+	save = dup(2);
+	fd = open("/dev/null", O_WRONLY);
+	dup2(fd, 2);
+	CHECK_INT(ctl_dkim_keygen(c, "example.com", NULL, "ed25519", 0, 0),
+	    1);
+	dup2(save, 2);
+	close(save);
+	close(fd);
+	CHECK(stat(target, &st) == 0);
+	CHECK_INT(st.st_mode & 07777, 0755);
+	CHECK_INT(dir_entries(target), 0);
+	config_free(c);
+}
+
+/*
+ * A domain directory an older postern made signd's own (0500), with a
+ * key in it: taken over (root's, signd's group, 0750), and the new key
+ * is root's too.
+ */
+static void
+test_old_domain_dir_taken_over(void)
+{
+	char path[512];
+	struct stat st;
+
+	if (geteuid() != 0)
+		return;
+	snprintf(path, sizeof(path), "%s/dkim/old.example", tmpdir);
+	CHECK(mkdir(path, 0700) == 0);
+	CHECK(chown(path, sign_uid, sign_gid) == 0);
+	CHECK(chmod(path, 0500) == 0);
+	CHECK_INT(keygen("old.example", NULL, "ed25519", 0, 0), 0);
+	CHECK(lstat(path, &st) == 0);
+	CHECK_INT(st.st_mode & 07777, 0750);
+	CHECK_INT(st.st_uid, 0);
+	CHECK_INT(st.st_gid, sign_gid);
+	snprintf(path, sizeof(path), "%s/dkim/old.example/s1.ed25519.key",
+	    tmpdir);
+	CHECK(lstat(path, &st) == 0);
+	CHECK_INT(st.st_mode & 07777, 0440);
+	CHECK_INT(st.st_uid, 0);
+}
+
+/*
+ * dkim_key_writeat() replaces nothing, not even a link in the key's
+ * place, and leaves no temporary file behind.
+ */
+static void
+test_writeat_no_replace(void)
+{
+	char dir[512], target[512], name[600], err[256];
+	struct stat st;
+	EVP_PKEY *k;
+	int dfd;
+
+	snprintf(dir, sizeof(dir), "%s/wa", tmpdir);
+	CHECK(mkdir(dir, 0700) == 0);
+	snprintf(target, sizeof(target), "%s/target", tmpdir);
+	CHECK((dfd = open(target, O_WRONLY | O_CREAT, 0600)) != -1);
+	close(dfd);
+	snprintf(name, sizeof(name), "%s/a.ed25519.key", dir);
+	CHECK(symlink(target, name) == 0);
+	CHECK((dfd = open(dir, O_RDONLY | O_DIRECTORY)) != -1);
+	k = dkim_key_generate(DKIM_ED25519, 0, err, sizeof(err));
+	CHECK(k != NULL);
+	CHECK_INT(dkim_key_writeat(dfd, "a.ed25519.key", k, getuid(),
+	    getgid(), err, sizeof(err)), -1);
+	CHECK(strstr(err, "exists already") != NULL);
+	CHECK(stat(target, &st) == 0);
+	CHECK_INT(st.st_size, 0);
+	CHECK_INT(dkim_key_writeat(dfd, "../b.key", k, getuid(), getgid(),
+	    err, sizeof(err)), -1);
+	CHECK_INT(dkim_key_writeat(dfd, "b.ed25519.key", k, getuid(),
+	    getgid(), err, sizeof(err)), 0);
+	CHECK_INT(dkim_key_writeat(dfd, "b.ed25519.key", k, getuid(),
+	    getgid(), err, sizeof(err)), -1);
+	CHECK_INT(dir_entries(dir), 2);
+	EVP_PKEY_free(k);
+	close(dfd);
+}
+
 static void
 test_cleanup(void)
 {
@@ -161,6 +343,10 @@ main(void)
 	RUN(test_refusals);
 	RUN(test_ed25519);
 	RUN(test_rsa_zone);
+	RUN(test_domain_link_refused);
+	RUN(test_dkim_dir_link_refused);
+	RUN(test_old_domain_dir_taken_over);
+	RUN(test_writeat_no_replace);
 	RUN(test_cleanup);
 	return unit_done();
 }
