@@ -1,9 +1,11 @@
 /*
  * ctl.h: posternctl's local operations (those that do not go through the
- * control socket).
+ * control socket), and what its output shares.
  */
 #ifndef POSTERN_CTL_H
 #define POSTERN_CTL_H
+
+#include <stdio.h>
 
 #include "config.h"
 
@@ -16,5 +18,11 @@
  */
 int	ctl_dkim_keygen(const struct config *, const char *domain,
 	    const char *selector, const char *alg, int bits, int json);
+
+/*
+ * Write s as a JSON string (quotes included) that always parses: see
+ * ctl_json.c.
+ */
+void	ctl_json_str(FILE *, const char *s);
 
 #endif

@@ -142,21 +142,15 @@ keygen_selector(const struct domain *d, const char *selector,
 	return pick->selector;
 }
 
+/* One "key":"value" member of an object, then a comma unless last. */
 static void
-json_str(const char *key, const char *val, int last)
+json_member(const char *key, const char *val, int last)
 {
-	const unsigned char *p;
-
-	printf("\"%s\":\"", key);
-	for (p = (const unsigned char *)val; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	printf("\"%s", last ? "" : ",");
+	ctl_json_str(stdout, key);
+	putchar(':');
+	ctl_json_str(stdout, val);
+	if (!last)
+		putchar(',');
 }
 
 static void
@@ -172,14 +166,14 @@ keygen_print(const char *domain, const char *selector, enum dkim_alg alg,
 		/* the shape of every posternctl --json answer */
 		printf("{\"status\": \"ok\", \"message\": \"key written\", "
 		    "\"items\": [{");
-		json_str("domain", domain, 0);
-		json_str("selector", selector, 0);
-		json_str("algorithm", dkim_key_alg_word(alg), 0);
+		json_member("domain", domain, 0);
+		json_member("selector", selector, 0);
+		json_member("algorithm", dkim_key_alg_word(alg), 0);
 		printf("\"bits\":%d,", bits);
-		json_str("path", path, 0);
-		json_str("name", name, 0);
-		json_str("record", record, 0);
-		json_str("zone", zone, 1);
+		json_member("path", path, 0);
+		json_member("name", name, 0);
+		json_member("record", record, 0);
+		json_member("zone", zone, 1);
 		printf("}]}\n");
 		return;
 	}

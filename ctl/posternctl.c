@@ -112,42 +112,13 @@ io_full(int s, void *buf, size_t n, int wr)
 }
 
 /*
- * A JSON string.  Control characters are escaped; a byte that is not
- * part of well-formed UTF-8 (or is a C1 control) cannot be carried by
- * JSON text and becomes U+FFFD, so that the output always parses.
- */
-static void
-json_str(FILE *f, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len = strlen(s), i, n;
-
-	putc('"', f);
-	for (i = 0; i < len; i += n) {
-		n = 1;
-		if (p[i] == '"' || p[i] == '\\')
-			fprintf(f, "\\%c", p[i]);
-		else if (p[i] < 0x20 || p[i] == 0x7f)
-			fprintf(f, "\\u%04x", p[i]);
-		else if (p[i] < 0x80)
-			putc(p[i], f);
-		else if ((n = utf8_seqlen(p + i, len - i)) == 0) {
-			fputs("\\ufffd", f);
-			n = 1;
-		} else
-			fwrite(p + i, 1, n, f);
-	}
-	putc('"', f);
-}
-
-/*
  * Answers carry text that came from outside: the header lines of a
  * queued message (queue show), addresses, the replies of remote servers.
  * A terminal obeys the escape sequences such text may hold (set the
  * title, move the cursor, rewrite what the operator sees), so what is
  * printed for a person keeps printable ASCII and well-formed UTF-8 only:
  * control characters, C1 controls and malformed bytes become '?'.
- * --json output escapes them instead (json_str).
+ * --json output escapes them instead (ctl_json_str).
  */
 static void
 tty_safe(char *s)
@@ -187,15 +158,15 @@ print_json(int status, const char *message, struct rows *rows)
 	uint32_t k;
 
 	printf("{\"status\": \"%s\", \"message\": ", status ? "error" : "ok");
-	json_str(stdout, message);
+	ctl_json_str(stdout, message);
 	printf(", \"items\": [");
 	for (i = 0; i < rows->n; i++) {
 		printf("%s{", i ? ", " : "");
 		for (k = 0; k < rows->v[i].n; k++) {
 			printf("%s", k ? ", " : "");
-			json_str(stdout, rows->v[i].kv[k].key);
+			ctl_json_str(stdout, rows->v[i].kv[k].key);
 			printf(": ");
-			json_str(stdout, rows->v[i].kv[k].val);
+			ctl_json_str(stdout, rows->v[i].kv[k].val);
 		}
 		printf("}");
 	}

@@ -221,14 +221,36 @@ test_domain_link_refused(void)
 	CHECK(unlink(path) == 0);
 }
 
+/*
+ * Run keygen for example.com (selector e1, ed25519) with another
+ * dkim-dir, signd's user root; -1 if that configuration does not parse.
+ */
+static int
+keygen_in(const char *dkimdir, int json)
+{
+	char text[1024];
+	struct config *save = conf, *c;
+	int rc;
+
+	snprintf(text, sizeof(text), "dkim-dir \"%s\"\nuser signd root\n"
+	    "domain example.com {\n"
+	    "\tdkim selector e1 algorithm ed25519\n"
+	    "}\n", dkimdir);
+	if ((c = config_parse_buf("test", text, strlen(text), stderr)) == NULL)
+		return -1;
+	conf = c;
+	rc = keygen("example.com", NULL, "ed25519", 0, json);
+	conf = save;
+	config_free(c);
+	return rc;
+}
+
 /* A dkim-dir that is a link is refused too, as the master refuses it. */
 static void
 test_dkim_dir_link_refused(void)
 {
-	char text[1024], link[512], target[512];
-	struct config *c;
+	char link[512], target[512];
 	struct stat st;
-	int fd, save;
 
 	if (geteuid() != 0)
 		return;
@@ -236,27 +258,11 @@ test_dkim_dir_link_refused(void)
 	CHECK(mkdir(target, 0755) == 0);
 	snprintf(link, sizeof(link), "%s/dkim-link", tmpdir);
 	CHECK(symlink(target, link) == 0);
-	snprintf(text, sizeof(text), "dkim-dir %s\nuser signd root\n"
-	    "domain example.com {\n"
-	    "\tdkim selector e1 algorithm ed25519\n"
-	    "}\n", link);
-	c = config_parse_buf("test", text, strlen(text), stderr);
-	CHECK(c != NULL);
-	if (c == NULL)
-		return;
-	fflush(stderr);
-	save = dup(2);
-	fd = open("/dev/null", O_WRONLY);
-	dup2(fd, 2);
-	CHECK_INT(ctl_dkim_keygen(c, "example.com", NULL, "ed25519", 0, 0),
-	    1);
-	dup2(save, 2);
-	close(save);
-	close(fd);
+	CHECK_INT(keygen_in(link, 0), 1);
+	CHECK(strstr(outbuf, "link") != NULL);
 	CHECK(stat(target, &st) == 0);
 	CHECK_INT(st.st_mode & 07777, 0755);
 	CHECK_INT(dir_entries(target), 0);
-	config_free(c);
 }
 
 /*
@@ -326,6 +332,24 @@ test_writeat_no_replace(void)
 	close(dfd);
 }
 
+/*
+ * keygen --json writes its strings with posternctl's one JSON writer: a
+ * dkim-dir whose name is not UTF-8 still gives JSON that parses.
+ */
+static void
+test_json_path_not_utf8(void)
+{
+	char dir[512];
+
+	if (geteuid() != 0)
+		return;
+	snprintf(dir, sizeof(dir), "%s/k\xff", tmpdir);
+	CHECK_INT(keygen_in(dir, 1), 0);
+	CHECK(strstr(outbuf, "/k\\ufffd/example.com/e1.ed25519.key"
+	    "\"") != NULL);
+	CHECK(strchr(outbuf, 0xff) == NULL);
+}
+
 static void
 test_cleanup(void)
 {
@@ -347,6 +371,7 @@ main(void)
 	RUN(test_dkim_dir_link_refused);
 	RUN(test_old_domain_dir_taken_over);
 	RUN(test_writeat_no_replace);
+	RUN(test_json_path_not_utf8);
 	RUN(test_cleanup);
 	return unit_done();
 }
