@@ -15,10 +15,12 @@
  *	   malformed is RES_FAIL, an I/O error RES_TEMPFAIL;
  *	3. there must be exactly one From: holding exactly one mailbox
  *	   (lib/mailhdr.h, the same rule smtpd applies) equal to the
- *	   ticket's address (addr_equal, local parts compared as
- *	   local-part-case says): else RES_FAIL.  This is signd's own check
- *	   on the bytes it signs, so a compromised smtpd or queued cannot
- *	   get mail signed for an address that did not log in;
+ *	   ticket's address (addr_equal, local parts compared as the
+ *	   ticket's domain says, as authd compares them; local-part-case
+ *	   for a domain not configured): else RES_FAIL.  This is signd's
+ *	   own check on the bytes it signs, so a compromised smtpd or
+ *	   queued cannot get mail signed for an address that did not log
+ *	   in;
  *	4. the domain must be configured: else RES_FAIL ("a signature is
  *	   made only for a domain configured in postern.conf");
  *	5. it must have at least one active selector whose key loaded: else
@@ -75,6 +77,7 @@ signd_sign_message(int fd, const unsigned char *ticket, size_t tlen,
 	struct dkim_params p;
 	struct dkim_msg m;
 	char addr[MAX_ADDR], from[MAX_ADDR], domain[256], err[256];
+	const struct domain *d;
 	const char *why = NULL;
 	uint64_t session, token;
 	int rv, n, i;
@@ -104,7 +107,20 @@ signd_sign_message(int fd, const unsigned char *ticket, size_t tlen,
 		    "no single From: mailbox");
 		goto done;
 	}
-	if (!addr_equal(from, addr, child_conf->local_part_nocase)) {
+	if (addr_split(addr, NULL, 0, domain, sizeof(domain)) == -1) {
+		rv = refuse(RES_FAIL, reason, rsz, "malformed address");
+		goto done;
+	}
+	for (i = 0; domain[i] != '\0'; i++)
+		domain[i] = tolower((unsigned char)domain[i]);
+	/*
+	 * The ticket's domain says how its local parts compare, as it does
+	 * for authd's checks: signd must not accept a From: that authd
+	 * would hold for another address.
+	 */
+	d = config_domain(child_conf, domain);
+	if (!addr_equal(from, addr, d != NULL ? d->local_nocase :
+	    child_conf->local_part_nocase)) {
 		log_warnx("sign refused session=%016" PRIx64 " token=%016"
 		    PRIx64 " from=<%s> login=<%s>: From: is not the "
 		    "address the token is bound to", session, token, from,
@@ -113,13 +129,7 @@ signd_sign_message(int fd, const unsigned char *ticket, size_t tlen,
 		    "address of the login", addr);
 		goto done;
 	}
-	if (addr_split(addr, NULL, 0, domain, sizeof(domain)) == -1) {
-		rv = refuse(RES_FAIL, reason, rsz, "malformed address");
-		goto done;
-	}
-	for (i = 0; domain[i] != '\0'; i++)
-		domain[i] = tolower((unsigned char)domain[i]);
-	if (config_domain(child_conf, domain) == NULL) {
+	if (d == NULL) {
 		rv = refuse(RES_FAIL, reason, rsz, "domain %s is not "
 		    "configured for signing", domain);
 		goto done;

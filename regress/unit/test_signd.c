@@ -181,10 +181,33 @@ test_local_part_case(void)
 {
 	static struct outcome o;
 
+	struct domain *d;
+
 	/* local-part-case insensitive is the default */
 	sign(MSG("<Scans@EXAMPLE.com>"), "scans@example.com",
 	    clock_now() + 60, 0, &o);
 	CHECK_INT(o.res, RES_OK);
+	/*
+	 * The domain's own setting rules, as in authd, not the global one
+	 * (they differ here by hand: the grammar has one setting today).
+	 */
+	d = config_domain(child_conf, "example.com");
+	CHECK(d != NULL);
+	if (d == NULL)
+		return;
+	d->local_nocase = 0;
+	sign(MSG("<Scans@EXAMPLE.com>"), "scans@example.com",
+	    clock_now() + 60, 0, &o);
+	CHECK_INT(o.res, RES_FAIL);
+	sign(MSG("<scans@EXAMPLE.com>"), "scans@example.com",
+	    clock_now() + 60, 0, &o);
+	CHECK_INT(o.res, RES_OK);
+	d->local_nocase = 1;
+	child_conf->local_part_nocase = 0;
+	sign(MSG("<Scans@EXAMPLE.com>"), "scans@example.com",
+	    clock_now() + 60, 0, &o);
+	CHECK_INT(o.res, RES_OK);
+	child_conf->local_part_nocase = 1;
 }
 
 static void
