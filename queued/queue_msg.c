@@ -294,7 +294,7 @@ msg_record(struct qmsg *m, int final)
 	} else
 		msg_summarize(m, m->env);
 	if (rec->removed)
-		spool_unlink(DIR_QUEUE, m->id);
+		spool_remove(m->id);
 	else if (spool_write_env(DIR_QUEUE, m->id, m->env, 0) == -1)
 		log_warn("queued: id=%s envelope not recorded", qid);
 	else if (!final && spool_mark_inflight(m->id) == -1)

@@ -9,6 +9,8 @@
  *	queue/ID.env.tmp		an envelope being rewritten
  *	corrupt/			what recovery could not read, moved
  *					aside (never deleted silently)
+ *	free/				empty files kept to be used again
+ *					(queue_pool.c)
  *
  * ID is the 16-digit queue id.  Files are 0600, owned by queued's user;
  * queue/ID.env is 0700 while a delivery round of its message is out at
@@ -89,6 +91,7 @@ spool_init(void)
 	spool_mkdir(DIR_INCOMING);
 	spool_mkdir(DIR_QUEUE);
 	spool_mkdir(DIR_CORRUPT);
+	pool_init();
 }
 
 /*
@@ -122,7 +125,7 @@ spool_open_message(uint64_t *idp, int64_t now)
 		if (spool_id_taken(*idp))
 			continue;
 		spool_path(path, sizeof(path), DIR_INCOMING, *idp, "");
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		fd = pool_create(path, 1);
 		if (fd != -1 || errno != EEXIST)
 			return fd;
 	}
@@ -170,9 +173,7 @@ spool_write_env(const char *dir, uint64_t id, const struct envelope *env,
 	}
 	spool_path(final, sizeof(final), dir, id, ".env");
 	spool_path(path, sizeof(path), dir, id, excl ? ".env" : ".env.tmp");
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC |
-	    (excl ? O_EXCL : O_TRUNC), 0600);
-	if (fd == -1)
+	if ((fd = pool_create(path, excl)) == -1)
 		goto fail;
 	if (spool_write_all(fd, b.data, b.len) == -1) {
 		saved = errno;
@@ -182,7 +183,7 @@ spool_write_env(const char *dir, uint64_t id, const struct envelope *env,
 	}
 	if (close(fd) == -1)
 		goto fail_unlink;
-	if (!excl && rename(path, final) == -1)
+	if (!excl && pool_replace(path, final) == -1)
 		goto fail_unlink;
 	dbuf_free(&b);
 	return 0;
@@ -221,6 +222,22 @@ spool_commit_files(uint64_t id)
 	spool_path(from, sizeof(from), DIR_INCOMING, id, ".env");
 	spool_path(to, sizeof(to), DIR_QUEUE, id, ".env");
 	return rename(from, to);
+}
+
+/*
+ * Remove a message whose files nobody else has open (every batch is
+ * done), keeping its inodes for new files (queue_pool.c): envelope
+ * first, so no envelope outlives its content.
+ */
+void
+spool_remove(uint64_t id)
+{
+	char path[64];
+
+	spool_path(path, sizeof(path), DIR_QUEUE, id, ".env");
+	pool_release(path);
+	spool_path(path, sizeof(path), DIR_QUEUE, id, "");
+	pool_release(path);
 }
 
 /* Remove a message: envelope first, so no envelope outlives its content. */

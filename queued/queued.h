@@ -3,6 +3,7 @@
  *
  *	queued.c	entry, child_ops, peers
  *	queue_spool.c	paths, file writes, recovery at start
+ *	queue_pool.c	spool files used again instead of freed
  *	queue_sync.c	the sync thread (group commit)
  *	queue_commit.c	receiving a message from smtpd, signing, commit
  *	queue_msg.c	the table of queued messages and their schedule
@@ -29,6 +30,7 @@
 #define DIR_INCOMING	"incoming"
 #define DIR_QUEUE	"queue"
 #define DIR_CORRUPT	"corrupt"
+#define DIR_FREE	"free"
 
 #define SPOOL_MODE_INFLIGHT 0700	/* queue/ID.env during a round */
 
@@ -98,10 +100,17 @@ int	spool_read_env(uint64_t id, struct envelope *, const char **why);
 int	spool_mark_inflight(uint64_t id);
 int	spool_commit_files(uint64_t id);
 void	spool_unlink(const char *dir, uint64_t id);
+void	spool_remove(uint64_t id);
 void	spool_corrupt(uint64_t id, const char *why);
 int	spool_write_all(int fd, const void *, size_t);
 int	spool_read_headers(uint64_t id, char **bufp, size_t *lenp);
 void	spool_recover(int64_t now);
+
+/* queue_pool.c */
+void	pool_init(void);
+int	pool_create(const char *path, int excl);
+void	pool_release(const char *path);
+int	pool_replace(const char *tmp, const char *path);
 
 /* queue_sync.c */
 typedef void (*qsync_cb)(void *arg, int error);

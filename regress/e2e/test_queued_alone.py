@@ -56,6 +56,38 @@ def test_commit_deliver_remove():
         assert "id=%s to=<a@example.org> relay=mx.sink.test[127.0.0.9] status=sent dsn=2.0.0" % qid in q.log()
 
 
+def test_delivered_files_are_used_again():
+    # A delivered message's two files wait, empty, in free/, and the next
+    # message is written into them: no inode is made or freed.
+    with Queued() as q:
+        qid = q.submit("scans@example.com", ["a@example.org"], msg(1))[1]
+        q.relay_results(q.relay_batch(), 250)
+        q.wait_log("id=%s removed: all recipients final" % qid)
+        free = os.path.join(q.spool, "free")
+        kept = {os.stat(os.path.join(free, f)).st_ino: os.stat(os.path.join(free, f))
+                for f in q.files("free")}
+        assert len(kept) == 2 and all(st.st_size == 0 for st in kept.values()), kept
+        qid2 = q.submit("scans@example.com", ["b@example.org"], msg(2))[1]
+        b = q.relay_batch()
+        assert b["content"] == msg(2)
+        assert q.files("free") == []
+        used = {os.stat(os.path.join(q.spool, "queue", f)).st_ino for f in q.files()}
+        assert used == set(kept), (used, set(kept))
+        # The old envelope had the in-flight mark: no file inherits it.
+        st = os.stat(os.path.join(q.spool, "queue", qid2))
+        assert st.st_mode & 0o777 == 0o600, oct(st.st_mode)
+        q.relay_results(b, 250)
+        q.wait_log("id=%s removed: all recipients final" % qid2)
+        # At a start, what is in free/ is emptied again, strangers removed.
+        name = q.files("free")[0]
+        with open(os.path.join(free, name), "wb") as f:
+            f.write(b"left over by a crash")
+        open(os.path.join(free, "stray"), "wb").close()
+        q.restart()
+        assert len(q.files("free")) == 2 and name in q.files("free"), q.files("free")
+        assert all(os.stat(os.path.join(free, f)).st_size == 0 for f in q.files("free"))
+
+
 def test_group_commit_shares_syncs():
     n = 60
     # One batch at a time, so that deliveries (whose results are recorded
