@@ -29,17 +29,10 @@
 #include "proto.h"
 #include "utf8.h"
 
-#define MAX_ROWS_TABLE	1000000
-
 static int	 json;
 static int	 quiet;	/* print nothing of the answer */
 static const char *sockpath = DEF_CONTROL_SOCKET;
 static const char *conffile = "/etc/postern/postern.conf";
-
-struct rows {
-	struct ctl_row	*v;
-	size_t		 n, cap;
-};
 
 static void
 usage(void)
@@ -138,35 +131,40 @@ tty_safe(char *s)
 }
 
 static void
-tty_safe_rows(struct rows *rows, char *message)
+tty_safe_rows(struct ctl_rows *rows, char *message)
 {
+	char *key[MAX_CTL_ARGS], *val[MAX_CTL_ARGS];
 	size_t i;
-	uint32_t k;
+	uint32_t k, n;
 
-	for (i = 0; i < rows->n; i++)
-		for (k = 0; k < rows->v[i].n; k++) {
-			tty_safe(rows->v[i].kv[k].key);
-			tty_safe(rows->v[i].kv[k].val);
+	for (i = 0; i < rows->n; i++) {
+		n = ctl_rows_get(rows, i, key, val);
+		for (k = 0; k < n; k++) {
+			tty_safe(key[k]);
+			tty_safe(val[k]);
 		}
+	}
 	tty_safe(message);
 }
 
 static void
-print_json(int status, const char *message, struct rows *rows)
+print_json(int status, const char *message, struct ctl_rows *rows)
 {
+	char *key[MAX_CTL_ARGS], *val[MAX_CTL_ARGS];
 	size_t i;
-	uint32_t k;
+	uint32_t k, n;
 
 	printf("{\"status\": \"%s\", \"message\": ", status ? "error" : "ok");
 	ctl_json_str(stdout, message);
 	printf(", \"items\": [");
 	for (i = 0; i < rows->n; i++) {
 		printf("%s{", i ? ", " : "");
-		for (k = 0; k < rows->v[i].n; k++) {
+		n = ctl_rows_get(rows, i, key, val);
+		for (k = 0; k < n; k++) {
 			printf("%s", k ? ", " : "");
-			ctl_json_str(stdout, rows->v[i].kv[k].key);
+			ctl_json_str(stdout, key[k]);
 			printf(": ");
-			ctl_json_str(stdout, rows->v[i].kv[k].val);
+			ctl_json_str(stdout, val[k]);
 		}
 		printf("}");
 	}
@@ -174,31 +172,33 @@ print_json(int status, const char *message, struct rows *rows)
 }
 
 static void
-print_table(struct rows *rows)
+print_table(struct ctl_rows *rows)
 {
 	char cols[MAX_CTL_ARGS * 2][MAX_CTL_KEY];
+	char *key[MAX_CTL_ARGS], *val[MAX_CTL_ARGS];
 	size_t width[MAX_CTL_ARGS * 2];
 	size_t ncol = 0, i, c, w;
-	uint32_t k;
+	uint32_t k, n;
 	const char *v;
 
-	for (i = 0; i < rows->n; i++)
-		for (k = 0; k < rows->v[i].n; k++) {
+	for (i = 0; i < rows->n; i++) {
+		n = ctl_rows_get(rows, i, key, val);
+		for (k = 0; k < n; k++) {
 			for (c = 0; c < ncol; c++)
-				if (strcmp(cols[c], rows->v[i].kv[k].key) == 0)
+				if (strcmp(cols[c], key[k]) == 0)
 					break;
 			if (c == ncol && ncol < MAX_CTL_ARGS * 2) {
-				strlcpy(cols[ncol], rows->v[i].kv[k].key,
-				    sizeof(cols[ncol]));
+				strlcpy(cols[ncol], key[k], sizeof(cols[ncol]));
 				width[ncol] = strlen(cols[ncol]);
 				ncol++;
 			}
 			if (c < ncol) {
-				w = strlen(rows->v[i].kv[k].val);
+				w = strlen(val[k]);
 				if (w > width[c])
 					width[c] = w;
 			}
 		}
+	}
 	for (c = 0; c < ncol; c++) {
 		char up[MAX_CTL_KEY];
 		size_t j;
@@ -210,33 +210,38 @@ print_table(struct rows *rows)
 		printf("%-*s%s", c + 1 < ncol ? (int)width[c] : 0, up,
 		    c + 1 < ncol ? "  " : "\n");
 	}
-	for (i = 0; i < rows->n; i++)
+	for (i = 0; i < rows->n; i++) {
+		n = ctl_rows_get(rows, i, key, val);
 		for (c = 0; c < ncol; c++) {
 			v = "-";
-			for (k = 0; k < rows->v[i].n; k++)
-				if (strcmp(rows->v[i].kv[k].key, cols[c]) == 0)
-					v = rows->v[i].kv[k].val;
+			for (k = 0; k < n; k++)
+				if (strcmp(key[k], cols[c]) == 0)
+					v = val[k];
 			printf("%-*s%s", c + 1 < ncol ? (int)width[c] : 0, v,
 			    c + 1 < ncol ? "  " : "\n");
 		}
+	}
 }
 
 static void
-print_pairs(struct rows *rows)
+print_pairs(struct ctl_rows *rows)
 {
+	char *key[MAX_CTL_ARGS], *val[MAX_CTL_ARGS];
 	size_t i, w = 0;
-	uint32_t k;
+	uint32_t k, n;
 
-	for (i = 0; i < rows->n; i++)
-		for (k = 0; k < rows->v[i].n; k++)
-			if (strlen(rows->v[i].kv[k].key) > w)
-				w = strlen(rows->v[i].kv[k].key);
+	for (i = 0; i < rows->n; i++) {
+		n = ctl_rows_get(rows, i, key, val);
+		for (k = 0; k < n; k++)
+			if (strlen(key[k]) > w)
+				w = strlen(key[k]);
+	}
 	for (i = 0; i < rows->n; i++) {
 		if (i > 0)
 			printf("\n");
-		for (k = 0; k < rows->v[i].n; k++)
-			printf("%-*s  %s\n", (int)w + 1, rows->v[i].kv[k].key,
-			    rows->v[i].kv[k].val);
+		n = ctl_rows_get(rows, i, key, val);
+		for (k = 0; k < n; k++)
+			printf("%-*s  %s\n", (int)w + 1, key[k], val[k]);
 	}
 }
 
@@ -249,12 +254,14 @@ ctl_request(const struct ctl_req *req, int table)
 		uint32_t type, len, peerid, flags;
 	} hdr;
 	static unsigned char buf[IPC_MAX_PAYLOAD];
-	struct rows rows = { NULL, 0, 0 };
+	static struct ctl_row row;	/* one at a time, kept compact */
+	struct ctl_rows rows;
 	struct mr mr;
 	char message[MAX_CTL_VAL];
 	uint32_t status;
 	int s;
 
+	ctl_rows_init(&rows);
 	s = ctl_connect();
 	mw_init(&mw);
 	ctl_req_write(&mw, req);
@@ -281,20 +288,14 @@ ctl_request(const struct ctl_req *req, int table)
 		}
 		mr_init_buf(&mr, buf, hdr.len);
 		if (hdr.type == MSG_CTL_ROW) {
-			if (rows.n == rows.cap) {
-				rows.cap = rows.cap ? rows.cap * 2 : 16;
-				rows.v = reallocarray(rows.v, rows.cap,
-				    sizeof(*rows.v));
-				if (rows.v == NULL) {
-					perror("posternctl");
-					return 1;
-				}
-			}
-			if (ctl_row_read(&mr, &rows.v[rows.n]) == -1) {
+			if (ctl_row_read(&mr, &row) == -1) {
 				fprintf(stderr, "posternctl: bad answer\n");
 				return 1;
 			}
-			rows.n++;
+			if (!quiet && ctl_rows_add(&rows, &row) == -1) {
+				fprintf(stderr, "posternctl: out of memory\n");
+				return 1;
+			}
 		} else if (hdr.type == MSG_CTL_DONE) {
 			if (ctl_done_read(&mr, &status, message,
 			    sizeof(message)) == -1) {
@@ -323,7 +324,7 @@ ctl_request(const struct ctl_req *req, int table)
 		else if (message[0] != '\0' && !table)
 			printf("%s\n", message);
 	}
-	free(rows.v);
+	ctl_rows_free(&rows);
 	return status ? 1 : 0;
 }
 
