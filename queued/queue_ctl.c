@@ -27,6 +27,16 @@
  * while more than LIST_HIGH bytes are queued for the master: the event
  * loop keeps serving smtpd, relayd and the master's health checks, and
  * memory stays bounded.
+ *
+ * flush, delete, hold and release of a token's messages (or flush of the
+ * whole queue) go in slices the same way: at most CHANGE_PAGE messages
+ * changed (an envelope read and rewritten, or two files removed, each)
+ * and CHANGE_LOOK looked at per turn of the event loop, in id order, the
+ * answer once the last slice is done.  Hundreds of thousands of messages
+ * under one token would otherwise hold the loop long enough for the
+ * master's health checks to go unanswered, and it stops the whole tree.
+ * As with a listing, a message that comes or goes meanwhile is changed
+ * or not, the others exactly once.  Each slice asks for its sync.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -45,6 +55,8 @@
 #define LIST_PAGE	200
 #define LIST_HIGH	(1024 * 1024)
 #define LIST_WAIT_MS	10
+#define CHANGE_PAGE	100
+#define CHANGE_LOOK	4096
 
 struct list_job {
 	uint32_t	 reqid;
@@ -412,16 +424,73 @@ ctl_apply(struct qmsg *m, enum ctl_op op, int64_t now)
 	return 0;
 }
 
+struct change_job {
+	uint32_t	 reqid;
+	enum ctl_op	 op;
+	uint64_t	 token;		/* 0: every message */
+	uint64_t	 next;		/* the smallest id not yet looked at */
+	size_t		 n, nerr;
+	struct event	*ev;
+};
+
 static void
-ctl_change(uint32_t reqid, const struct ctl_req *req, enum ctl_op op)
+ctl_change_done(uint32_t reqid, enum ctl_op op, size_t n, size_t nerr)
 {
 	static const char *const verbs[] = { "scheduled", "deleted", "held",
 	    "released" };
-	struct qmsg *m, *next;
+
+	if (nerr > 0)
+		child_ctl_done(reqid, 1, "%zu message(s) %s, %zu failed "
+		    "(see the log)", n, verbs[op], nerr);
+	else
+		child_ctl_done(reqid, 0, "%zu message(s) %s", n, verbs[op]);
+}
+
+/* One slice of a change by token (or of a flush of every message). */
+static void
+ctl_change_step(evutil_socket_t fd, short ev, void *arg)
+{
+	struct change_job *job = arg;
+	struct timeval tv = { 0, 0 };
+	struct qmsg key, *m, *next;
+	int64_t now = clock_now();
+	int looked, changed = 0, rv;
+
+	key.id = job->next;
+	m = RB_NFIND(qmsg_tree, &queue_msgs, &key);
+	for (looked = 0; m != NULL && looked < CHANGE_LOOK &&
+	    changed < CHANGE_PAGE; looked++) {
+		next = RB_NEXT(qmsg_tree, &queue_msgs, m);
+		/* No wrap: an id of UINT64_MAX has no next. */
+		job->next = m->id + 1;
+		if (job->token == 0 || m->token == job->token) {
+			rv = ctl_apply(m, job->op, now);
+			job->n += rv > 0;
+			job->nerr += rv < 0;
+			changed++;
+		}
+		m = next;
+	}
+	if (changed > 0 && job->op != OP_FLUSH)
+		qsync_request(ctl_noop_synced, NULL);
+	if (changed > 0)
+		runner_kick();
+	if (m != NULL) {
+		evtimer_add(job->ev, &tv);
+		return;
+	}
+	ctl_change_done(job->reqid, job->op, job->n, job->nerr);
+	event_free(job->ev);
+	free(job);
+}
+
+static void
+ctl_change(uint32_t reqid, const struct ctl_req *req, enum ctl_op op)
+{
+	struct change_job *job;
+	struct qmsg *m;
 	const char *v;
 	uint64_t id = 0, token = 0;
-	int64_t now = clock_now();
-	size_t n = 0, nerr = 0;
 	int rv;
 
 	if (ctl_req_get(req, "id") != NULL && (id = ctl_id(req)) == 0) {
@@ -442,26 +511,25 @@ ctl_change(uint32_t reqid, const struct ctl_req *req, enum ctl_op op)
 			child_ctl_done(reqid, 1, "no such message");
 			return;
 		}
-		rv = ctl_apply(m, op, now);
-		n = rv > 0;
-		nerr = rv < 0;
-	} else {
-		RB_FOREACH_SAFE(m, qmsg_tree, &queue_msgs, next) {
-			if (token != 0 && m->token != token)
-				continue;
-			rv = ctl_apply(m, op, now);
-			n += rv > 0;
-			nerr += rv < 0;
-		}
+		rv = ctl_apply(m, op, clock_now());
+		if (op != OP_FLUSH)
+			qsync_request(ctl_noop_synced, NULL);
+		runner_kick();
+		ctl_change_done(reqid, op, rv > 0, rv < 0);
+		return;
 	}
-	if (op != OP_FLUSH)
-		qsync_request(ctl_noop_synced, NULL);
-	runner_kick();
-	if (nerr > 0)
-		child_ctl_done(reqid, 1, "%zu message(s) %s, %zu failed "
-		    "(see the log)", n, verbs[op], nerr);
-	else
-		child_ctl_done(reqid, 0, "%zu message(s) %s", n, verbs[op]);
+	if ((job = calloc(1, sizeof(*job))) == NULL ||
+	    (job->ev = evtimer_new(child_base, ctl_change_step,
+	    job)) == NULL) {
+		log_warn("queue change");
+		free(job);
+		child_ctl_done(reqid, 1, "out of memory");
+		return;
+	}
+	job->reqid = reqid;
+	job->op = op;
+	job->token = token;
+	ctl_change_step(-1, 0, job);
 }
 
 static void

@@ -10,7 +10,7 @@ import time
 
 from queued_peers import (Queued, RES_FAIL, RES_OK, RES_TEMPFAIL, MSG_Q_ABORT,
                           MSG_Q_DATA, MSG_Q_RCPT, MSG_CTL_REQ, MSG_CTL_DONE,
-                          MSG_PING, MSG_PONG, CTL, W, parse_dsn)
+                          MSG_PING, MSG_PONG, CTL, R, W, parse_dsn)
 import postern_test
 from ipcpeer import HDR
 
@@ -274,6 +274,27 @@ def test_control_commands():
         postern_test.wait_for(lambda: q.files() == [], 5, "spool empty")
 
 
+def ctl_with_ping(q, cmd, **kv):
+    """A control request with a health check right behind it, in the same
+    write, so that it is there to be read at once: (status, text, whether
+    the ping was answered before the request)."""
+    q.reqid += 1
+    w = W().u32(CTL[cmd]).u32(len(kv))
+    for k, v in kv.items():
+        w.str(k).str(v)
+    ping = W().u32(7).data
+    q.master.sock.sendall(HDR.pack(MSG_CTL_REQ, len(w.data), q.reqid, 0) +
+                          w.data + HDR.pack(MSG_PING, len(ping), 0, 0) + ping)
+    ponged = False
+    while True:
+        t, peerid, p, _ = q.master.recv(30)
+        if t == MSG_PONG:
+            ponged = True
+        elif t == MSG_CTL_DONE and peerid == q.reqid:
+            r = R(p)
+            return r.u32(), r.str(), ponged
+
+
 def test_list_in_pages():
     # More messages than one page of `queue list' (200): every one is
     # listed once, in id order, and the process answers between pages.
@@ -286,17 +307,45 @@ def test_list_in_pages():
         assert [r["id"] for r in rows] == sorted(qids)
         st, text, rows = q.ctl("list", token="abc")
         assert st == 0 and [r["id"] for r in rows] == sorted(qids[::3]), text
-        # A health check sent behind the request (in the same write, so
-        # that it is there to be read at once) is answered before the
+        # A health check sent behind the request is answered before the
         # listing ends: the event loop is not held for the whole queue.
-        req, ping = W().u32(CTL["list"]).u32(0).data, W().u32(7).data
-        q.master.sock.sendall(HDR.pack(MSG_CTL_REQ, len(req), 99, 0) + req +
-                              HDR.pack(MSG_PING, len(ping), 0, 0) + ping)
-        order = []
-        while not order or order[-1] != MSG_CTL_DONE:
-            t, peerid, p, _ = q.master.recv(10)
-            order.append(t)
-        assert MSG_PONG in order, "no answer to the ping during the listing"
+        st, text, ponged = ctl_with_ping(q, "list")
+        assert st == 0 and ponged, "no answer to the ping during the listing"
+        assert q.proc.poll() is None
+
+
+def test_change_by_token_in_slices():
+    # hold, release and delete by token rewrite or remove every message
+    # of the token: thousands of them are done a slice at a time, the
+    # event loop answering the master's health checks in between (done
+    # in one pass, a large token stopped the whole tree), and the answer
+    # counts them all.
+    n = 3000
+    with Queued(queue={"concurrency": "1"}) as q:
+        # the first ones, one of which relayd holds, are of no token
+        qids = [q.submit("scans@example.com", ["a@example.org"], msg(i),
+                         token=0xabc if i >= 10 and i % 3 else 0)[1]
+                for i in range(n)]
+        mine = {qid for i, qid in enumerate(qids) if i >= 10 and i % 3}
+        for cmd, verb in (("hold", "held"), ("release", "released"),
+                          ("hold", "held"), ("delete", "deleted")):
+            st, text, ponged = ctl_with_ping(q, cmd, token="abc")
+            assert st == 0 and text == "%d message(s) %s" % (len(mine), verb), text
+            assert ponged, "no answer to the ping during queue %s" % cmd
+            rows = q.ctl("list", token="abc")[2]
+            if cmd == "hold":
+                assert {r["id"] for r in rows} == mine
+                assert {r["state"] for r in rows} == {"held"}, rows[:3]
+            elif cmd == "release":
+                assert "held" not in {r["state"] for r in rows}
+        assert q.ctl("list", token="abc")[2] == []
+        left = {r["id"] for r in q.ctl("list")[2]}
+        assert left == set(qids) - mine, len(left)
+        postern_test.wait_for(lambda: len(q.files()) == 2 * len(left), 10,
+                              "the deleted messages' files gone")
+        # flush of every message goes in slices too
+        st, text, ponged = ctl_with_ping(q, "flush")
+        assert st == 0 and ponged, text
         assert q.proc.poll() is None
 
 
