@@ -76,6 +76,7 @@ smtp_io_init(struct smtp_session *s)
 void
 smtp_io_free(struct smtp_session *s)
 {
+	smtp_tls_slot_release(s);
 	if (s->ev_read != NULL)
 		event_free(s->ev_read);
 	if (s->ev_write != NULL)
@@ -121,6 +122,9 @@ io_handshake(struct smtp_session *s)
 	int r;
 
 	if (s->tls == NULL) {
+		/* Without a slot, wait: the session is kicked when one frees. */
+		if (!smtp_tls_slot(s))
+			return IO_WANT;
 		if ((s->tlsctx = smtp_tls_get(s->lindex)) == NULL) {
 			log_warnx("session=%s tls=failed reason=\"no "
 			    "certificate\"", s->idstr);
@@ -142,6 +146,7 @@ io_handshake(struct smtp_session *s)
 		s->want_write = 1;
 		return IO_WANT;
 	}
+	smtp_tls_slot_release(s);
 	if (r == -1) {
 		log_info("session=%s tls=failed client=%s reason=\"%s\"",
 		    s->idstr, s->client, tls_error(s->tls));

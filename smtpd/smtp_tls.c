@@ -17,6 +17,14 @@
  * its last session ends.  A reload whose files do not make a context is
  * logged and the old context stays: a typo in a certificate path must not
  * take the service down.
+ *
+ * Handshake slots.  At most SMTP_TLS_HANDSHAKES handshakes are under way
+ * at once; a session that would start one more waits in line (its timer
+ * still runs).  A handshake allocates and frees tens of kilobytes; ten
+ * thousand of them in flight together (a client fleet reconnecting after
+ * an outage, or an attack) would leave the heap so fragmented that idle
+ * sessions cost twice what they use, and would let handshakes alone eat
+ * the memory.  Served in turn, they cost no more time in all.
  */
 #include <sys/types.h>
 
@@ -48,6 +56,9 @@ struct tls_files {
 };
 
 static struct smtp_tlsctx *tls_current[CONF_MAX_LISTENERS];
+static int tls_inflight;
+static TAILQ_HEAD(, smtp_session) tls_waiting =
+    TAILQ_HEAD_INITIALIZER(tls_waiting);
 static struct tls_files tls_pending[CONF_MAX_LISTENERS];
 
 static void
@@ -255,4 +266,49 @@ smtp_tls_describe(struct smtp_session *s, char *buf, size_t sz)
 	}
 	(void)snprintf(buf, sz, "version=%s cipher=%s", v ? v : "unknown",
 	    c ? c : "unknown");
+}
+
+/*
+ * May this session start its handshake now?  If not, it waits in line;
+ * the slot of a handshake that ends goes straight to the first in line
+ * (smtp_tls_slot_release), so no slot stays idle while anyone waits.
+ */
+int
+smtp_tls_slot(struct smtp_session *s)
+{
+	if (s->flags & SMTP_F_HSLOT)
+		return 1;
+	if (tls_inflight < SMTP_TLS_HANDSHAKES && TAILQ_EMPTY(&tls_waiting)) {
+		s->flags |= SMTP_F_HSLOT;
+		tls_inflight++;
+		return 1;
+	}
+	if (!(s->flags & SMTP_F_HWAIT)) {
+		TAILQ_INSERT_TAIL(&tls_waiting, s, tls_entry);
+		s->flags |= SMTP_F_HWAIT;
+	}
+	return 0;
+}
+
+/* The handshake ended (or the session did): its slot passes on. */
+void
+smtp_tls_slot_release(struct smtp_session *s)
+{
+	struct smtp_session *next;
+
+	if (s->flags & SMTP_F_HWAIT) {
+		TAILQ_REMOVE(&tls_waiting, s, tls_entry);
+		s->flags &= ~SMTP_F_HWAIT;
+	}
+	if (!(s->flags & SMTP_F_HSLOT))
+		return;
+	s->flags &= ~SMTP_F_HSLOT;
+	if ((next = TAILQ_FIRST(&tls_waiting)) == NULL) {
+		tls_inflight--;
+		return;
+	}
+	TAILQ_REMOVE(&tls_waiting, next, tls_entry);
+	next->flags &= ~SMTP_F_HWAIT;
+	next->flags |= SMTP_F_HSLOT;
+	smtp_io_kick(next);
 }

@@ -46,6 +46,7 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,12 @@ struct smtpd_listen {
 static struct smtpd_listen smtpd_listens[CONF_MAX_LISTENERS];
 static int	 smtpd_nlistens;
 static struct event *smtpd_ev_resume;
+static struct event *smtpd_ev_trim;
+static unsigned int smtpd_accepted;	/* since the last trim */
+
+/* How often to look whether the heap should be given back. */
+#define SMTPD_TRIM_INTERVAL	2
+#define SMTPD_TRIM_MIN_ACCEPTS	64
 
 static const struct listener *
 smtpd_listener(int index)
@@ -142,6 +149,7 @@ smtpd_accept(evutil_socket_t lfd, short ev, void *arg)
 		close(fd);
 		return;
 	}
+	smtpd_accepted++;
 	if ((s = smtp_session_new(fd, sl->index, &ss, len)) == NULL) {
 		close(fd);
 		return;
@@ -149,12 +157,37 @@ smtpd_accept(evutil_socket_t lfd, short ev, void *arg)
 	smtp_session_start(s);
 }
 
+/*
+ * A burst of handshakes leaves the heap full of holes: every TLS handshake
+ * allocates and frees tens of kilobytes (records, certificates, key
+ * shares) between the small blocks that idle sessions keep.  glibc keeps
+ * those freed pages; malloc_trim() hands whole free pages back to the
+ * kernel, which is what keeps thousands of idle sessions small.  It walks
+ * the heap, so it runs only after a burst of new sessions, at most every
+ * SMTPD_TRIM_INTERVAL seconds.
+ */
+static void
+smtpd_trim(evutil_socket_t fd, short ev, void *arg)
+{
+	struct timeval tv = { SMTPD_TRIM_INTERVAL, 0 };
+
+	if (smtpd_accepted >= SMTPD_TRIM_MIN_ACCEPTS) {
+		smtpd_accepted = 0;
+		(void)malloc_trim(0);
+	}
+	evtimer_add(smtpd_ev_trim, &tv);
+}
+
 static void
 smtpd_init(struct config *conf)
 {
+	struct timeval tv = { SMTPD_TRIM_INTERVAL, 0 };
+
 	if ((smtpd_ev_resume = evtimer_new(child_base, smtpd_accept_resume,
-	    NULL)) == NULL)
+	    NULL)) == NULL ||
+	    (smtpd_ev_trim = evtimer_new(child_base, smtpd_trim, NULL)) == NULL)
 		fatalx("evtimer_new");
+	evtimer_add(smtpd_ev_trim, &tv);
 }
 
 static void

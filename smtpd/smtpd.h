@@ -54,6 +54,8 @@ struct proxy_info;
 #define SMTP_QCHUNK		(32 * 1024)
 /* Bytes waiting on queued's channel above which data sessions pause. */
 #define SMTP_QUEUED_HIGH	(1024 * 1024)
+/* TLS handshakes under way at once; more wait their turn (smtp_tls.c). */
+#define SMTP_TLS_HANDSHAKES	64
 /* The delay after a failed login, in milliseconds. */
 #define SMTP_AUTH_DELAY_MIN	250
 #define SMTP_AUTH_DELAY_MAX	800
@@ -108,6 +110,8 @@ enum smtp_state {
 #define SMTP_F_PROXIED		0x0040	/* the address came from PROXY */
 #define SMTP_F_DEAD		0x0080	/* freed at the end of this pass */
 #define SMTP_F_SHUT		0x0100	/* closing: our side is shut */
+#define SMTP_F_HSLOT		0x0200	/* holds a handshake slot */
+#define SMTP_F_HWAIT		0x0400	/* waits for a handshake slot */
 
 /* A successful AUTH. */
 struct smtp_login {
@@ -141,6 +145,7 @@ struct smtp_client;
 struct smtp_session {
 	RB_ENTRY(smtp_session) entry;	/* by id */
 	TAILQ_ENTRY(smtp_session) pause_entry;
+	TAILQ_ENTRY(smtp_session) tls_entry;	/* waiting to handshake */
 	uint64_t	 id;
 	char		 idstr[17];	/* 16 hex digits, for logs */
 	int		 fd;
@@ -262,6 +267,8 @@ struct tls *smtp_tls_ctx(struct smtp_tlsctx *);
 void	smtp_tls_unref(struct smtp_tlsctx *);
 int	smtp_tls_available(int lindex);
 void	smtp_tls_describe(struct smtp_session *, char *, size_t);
+int	smtp_tls_slot(struct smtp_session *);
+void	smtp_tls_slot_release(struct smtp_session *);
 
 /* smtp_peer.c */
 extern struct ipc	*smtpd_authd;
