@@ -66,7 +66,8 @@ static struct smtpd_listen smtpd_listens[CONF_MAX_LISTENERS];
 static int	 smtpd_nlistens;
 static struct event *smtpd_ev_resume;
 static struct event *smtpd_ev_trim;
-static unsigned int smtpd_accepted;	/* since the last trim */
+static unsigned int smtpd_accepted;	/* in this trim interval */
+static unsigned int smtpd_accepted_before;	/* in the one before */
 
 /* How often to look whether the heap should be given back. */
 #define SMTPD_TRIM_INTERVAL	2
@@ -163,18 +164,19 @@ smtpd_accept(evutil_socket_t lfd, short ev, void *arg)
  * shares) between the small blocks that idle sessions keep.  glibc keeps
  * those freed pages; malloc_trim() hands whole free pages back to the
  * kernel, which is what keeps thousands of idle sessions small.  It walks
- * the heap, so it runs only after a burst of new sessions, at most every
- * SMTPD_TRIM_INTERVAL seconds.
+ * the heap, so it runs once when a burst of new sessions is over (many
+ * accepts in one interval, few in the next), not all the time under load.
  */
 static void
 smtpd_trim(evutil_socket_t fd, short ev, void *arg)
 {
 	struct timeval tv = { SMTPD_TRIM_INTERVAL, 0 };
 
-	if (smtpd_accepted >= SMTPD_TRIM_MIN_ACCEPTS) {
-		smtpd_accepted = 0;
+	if (smtpd_accepted_before >= SMTPD_TRIM_MIN_ACCEPTS &&
+	    smtpd_accepted < SMTPD_TRIM_MIN_ACCEPTS / 4)
 		(void)malloc_trim(0);
-	}
+	smtpd_accepted_before = smtpd_accepted;
+	smtpd_accepted = 0;
 	evtimer_add(smtpd_ev_trim, &tv);
 }
 
