@@ -48,7 +48,7 @@ bounce_inject(const void *data, size_t len, struct envelope *env)
 		errno = saved;
 		return -1;
 	}
-	if (close(fd) == -1) {
+	if (spool_close_file(fd, len) == -1) {
 		saved = errno;
 		unlink(path);
 		errno = saved;

@@ -5,16 +5,20 @@
  * its DKIM signature and its envelope are on stable storage; every step
  * below exists for that promise.
  *
- *   1. MSG_Q_OPEN (smtpd): queued creates incoming/ID with O_EXCL, mode
- *      0600, and answers MSG_Q_OPEN_RES with the u64 id (the queue id's
- *      value).  smtpd never gets a descriptor of the file.
+ *   1. MSG_Q_OPEN (smtpd): queued makes incoming/ID as O_EXCL would,
+ *      mode 0600 (a file of a delivered message, from free/, when there
+ *      is one: queue_pool.c), and answers MSG_Q_OPEN_RES with the u64 id
+ *      (the queue id's value).  smtpd never gets a descriptor of the
+ *      file.
  *   2. MSG_Q_RCPT and MSG_Q_DATA are appended: recipients to the envelope
  *      in memory, data chunks to the file.  The first write error (ENOSPC
  *      on a full disk, EIO) is remembered and later chunks are discarded:
  *      the client is still sending and is answered at the end.
- *   3. MSG_Q_COMMIT: on a remembered error the file is removed and the
- *      answer is RES_TEMPFAIL with the SMTP reply text as reason ("452
- *      4.3.1 ..." for a full disk, "451 4.3.0 ..." otherwise).
+ *   3. MSG_Q_COMMIT: the file is cut to the bytes written (one from
+ *      free/ may have been longer) and closed.  On a remembered error it
+ *      is removed and the answer is RES_TEMPFAIL with the SMTP reply text
+ *      as reason ("452 4.3.1 ..." for a full disk, "451 4.3.0 ..."
+ *      otherwise).
  *   4. Signing: MSG_SIGN goes to signd with the login ticket and a fresh
  *      read-only descriptor of incoming/ID; MSG_SIGN_RES brings the
  *      DKIM-Signature header text, which goes into the envelope (not
@@ -370,7 +374,7 @@ commit_commit(struct ipc_msg *msg)
 		log_warnx("queued: id=%s smtpd counted %llu bytes, %llu "
 		    "written", qid, (unsigned long long)size,
 		    (unsigned long long)tx->written);
-	if (close(tx->fd) == -1 && tx->werr == 0)
+	if (spool_close_file(tx->fd, tx->written) == -1 && tx->werr == 0)
 		tx->werr = errno;
 	tx->fd = -1;
 	if (tx->werr != 0) {

@@ -2,45 +2,52 @@
  * queue_pool.c: spool files used again instead of being freed.
  *
  *	void	pool_init(void)
- *	int	pool_create(const char *path, int excl)
+ *	int	pool_create(const char *path)
  *	void	pool_release(const char *path)
- *	int	pool_replace(const char *tmp, const char *path)
  *
  * Why.  A message used to cost two new inodes (its content and its
- * envelope) and two freed ones.  On ext4 without a journal, the inode
- * allocator skips every free inode whose deletion is recent
- * (find_inode_bit -> recently_deleted, a buffer lookup each), so the
- * price of one new inode grows with the number freed in the last
- * seconds: at a thousand messages a second, queued spent most of its
- * time there.  With a journal the allocator does not look, but an inode
- * made and freed is still metadata written twice.  So files whose
- * message is gone are kept, empty, in free/ (at most POOL_MAX of them),
- * and a new spool file is one of those renamed into place when there is
- * one.  In steady state no inode is allocated or freed.
+ * envelope), two freed ones, and the blocks of both allocated and freed.
+ * On ext4 without a journal, as on the machine the benchmarks run on,
+ * both are dear: the inode allocator skips every free inode whose
+ * deletion is recent (find_inode_bit -> recently_deleted, a buffer
+ * lookup each), so a new inode costs more the more were freed in the
+ * last seconds; and with the `discard' mount option every freed extent
+ * is a discard request that the freeing process waits for
+ * (ext4_free_blocks -> blkdev_issue_discard -> submit_bio_wait), here in
+ * queued's event loop.  With a journal both are cheaper, but an inode
+ * made and freed is still metadata written twice.  So the files of a
+ * delivered message are kept, as they are, in free/ (at most POOL_MAX of
+ * them), and a new message's files are two of those renamed into place
+ * and written over from the start: in steady state no inode is made or
+ * freed, and a block only when a message is longer or shorter than the
+ * one before it in that file.
  *
- * pool_init() (at start, before recovery) makes free/ and takes what is
- * in it: every file is emptied again (a crash may have come between the
- * rename and the truncation), a name that is not ours is removed.
+ * pool_init() (at start, before recovery) makes free/ and takes the
+ * files in it; a name that is not ours is removed.
  *
- * pool_create() opens path for writing, mode 0600, empty: with excl, as
- * O_CREAT|O_EXCL would (EEXIST if path exists), else as O_CREAT|O_TRUNC.
- * It returns the descriptor, or -1 with errno.
+ * pool_create() opens path for writing at offset 0, mode 0600, with
+ * O_CREAT|O_EXCL semantics (EEXIST if path exists): a file from free/
+ * when there is one, else a new one.  A file from free/ still holds the
+ * bytes of its last message: the caller must cut it to what it wrote
+ * (spool_close_file) before anyone reads it; nothing is truncated here,
+ * so that no block is freed for nothing.  The descriptor, or -1 with
+ * errno.
  *
  * pool_release() is unlink(path) for a file nobody else reads any more
  * (relayd and signd have closed their descriptors: never call it while
  * one may still be held, or that reader would see the next message's
- * bytes): the file is renamed into free/ and truncated, or unlinked when
- * the pool is full.  The rename is the removal, and the caller's sync
- * makes it durable as it would an unlink.  Errors are logged.
+ * bytes).  The file is renamed into free/, or unlinked when the pool is
+ * full.  The rename is the removal, and the caller's sync makes it
+ * durable as it would an unlink.  Errors are logged.  The bytes of a
+ * delivered message stay in its file until the file is used again: free/
+ * is as private as queue/ (queued's user only).
  *
- * pool_replace() is rename(tmp, path) that keeps the inode path had:
- * the two are exchanged (renameat2 RENAME_EXCHANGE, atomic: path is
- * always the old file or the new one) and the old one, now at tmp, is
- * released.  0, or -1 with errno.
- *
+ * Only new files come from the pool.  A rewritten envelope is still a
+ * new file renamed over the old one (queue_spool.c): writing over an
+ * acknowledged envelope in place could leave it torn at a power loss.
  * Where renameat2 is not supported (EINVAL), the pool turns itself off
- * and these are open, unlink and rename.  The event loop calls all of
- * them; none waits for the disk.
+ * and these are open and unlink.  The event loop calls all of them; none
+ * waits for the disk.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -90,7 +97,7 @@ pool_init(void)
 		errno = 0;
 		name = strtoull(de->d_name, &end, 16);
 		if (strlen(de->d_name) != 16 || *end != '\0' || errno != 0 ||
-		    npool == POOL_MAX || truncate(path, 0) == -1) {
+		    npool == POOL_MAX) {
 			if (unlink(path) == -1)
 				log_warn("unlink %s", path);
 			continue;
@@ -132,24 +139,32 @@ pool_take(const char *path)
 }
 
 int
-pool_create(const char *path, int excl)
+pool_create(const char *path)
 {
-	int fd;
+	int fd, saved;
 
-	if (pool_take(path) == 0) {
-		/* Empty already; a recycled envelope may have had the mark. */
-		if ((fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)) == -1)
+	if (pool_take(path) == -1) {
+		if (errno == EEXIST)
 			return -1;
-		if (fchmod(fd, 0600) == -1) {
-			close(fd);
-			return -1;
-		}
-		return fd;
+		return open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0600);
 	}
-	if (excl && errno == EEXIST)
+	/*
+	 * No O_TRUNC: ext4 would free the blocks (and wait for their
+	 * discard), and mark the file to be flushed at its close, in the
+	 * event loop (auto_da_alloc).  A former envelope may carry the
+	 * in-flight mark: 0600 again.
+	 */
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1 ||
+	    fchmod(fd, 0600) == -1) {
+		saved = errno;
+		if (fd != -1)
+			close(fd);
+		unlink(path);
+		errno = saved;
 		return -1;
-	return open(path, O_WRONLY | O_CREAT | O_CLOEXEC |
-	    (excl ? O_EXCL : O_TRUNC), 0600);
+	}
+	return fd;
 }
 
 void
@@ -162,11 +177,7 @@ pool_release(const char *path)
 		name = pool_seq++;
 		pool_path(to, sizeof(to), name);
 		if (rename(path, to) == 0) {
-			/* Nothing of the message stays behind. */
-			if (truncate(to, 0) == 0)
-				pool[npool++] = name;
-			else if (unlink(to) == -1)
-				log_warn("unlink %s", to);
+			pool[npool++] = name;
 			return;
 		}
 		if (errno == ENOENT)
@@ -174,21 +185,4 @@ pool_release(const char *path)
 	}
 	if (unlink(path) == -1 && errno != ENOENT)
 		log_warn("unlink %s", path);
-}
-
-int
-pool_replace(const char *tmp, const char *path)
-{
-	if (!pool_off) {
-		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path,
-		    RENAME_EXCHANGE) == 0) {
-			pool_release(tmp);
-			return 0;
-		}
-		if (errno == EINVAL || errno == ENOSYS)
-			pool_off = 1;
-		else if (errno != ENOENT)
-			return -1;
-	}
-	return rename(tmp, path);
 }

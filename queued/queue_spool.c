@@ -125,7 +125,7 @@ spool_open_message(uint64_t *idp, int64_t now)
 		if (spool_id_taken(*idp))
 			continue;
 		spool_path(path, sizeof(path), DIR_INCOMING, *idp, "");
-		fd = pool_create(path, 1);
+		fd = pool_create(path);
 		if (fd != -1 || errno != EEXIST)
 			return fd;
 	}
@@ -152,6 +152,28 @@ spool_write_all(int fd, const void *p, size_t len)
 }
 
 /*
+ * Close a new file of the spool (spool_open_message, or a new envelope)
+ * once len bytes were written to it from offset 0: a file taken from
+ * free/ may still be longer (queue_pool.c), and is cut to len first.
+ * The descriptor is closed in any case.  0, or -1 with errno.
+ */
+int
+spool_close_file(int fd, uint64_t len)
+{
+	struct stat st;
+	int saved;
+
+	if (fstat(fd, &st) == -1 || ((uint64_t)st.st_size > len &&
+	    ftruncate(fd, (off_t)len) == -1)) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return close(fd);
+}
+
+/*
  * Write an envelope.  excl: a new DIR/ID.env (the commit path); else
  * rewrite queue/ID.env through ID.env.tmp and a rename, so that a crash
  * leaves either the old or the new version, never half of one.
@@ -173,7 +195,11 @@ spool_write_env(const char *dir, uint64_t id, const struct envelope *env,
 	}
 	spool_path(final, sizeof(final), dir, id, ".env");
 	spool_path(path, sizeof(path), dir, id, excl ? ".env" : ".env.tmp");
-	if ((fd = pool_create(path, excl)) == -1)
+	if (excl)
+		fd = pool_create(path);
+	else
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1)
 		goto fail;
 	if (spool_write_all(fd, b.data, b.len) == -1) {
 		saved = errno;
@@ -181,9 +207,9 @@ spool_write_env(const char *dir, uint64_t id, const struct envelope *env,
 		errno = saved;
 		goto fail_unlink;
 	}
-	if (close(fd) == -1)
+	if ((excl ? spool_close_file(fd, b.len) : close(fd)) == -1)
 		goto fail_unlink;
-	if (!excl && pool_replace(path, final) == -1)
+	if (!excl && rename(path, final) == -1)
 		goto fail_unlink;
 	dbuf_free(&b);
 	return 0;

@@ -103,14 +103,14 @@ void	spool_unlink(const char *dir, uint64_t id);
 void	spool_remove(uint64_t id);
 void	spool_corrupt(uint64_t id, const char *why);
 int	spool_write_all(int fd, const void *, size_t);
+int	spool_close_file(int fd, uint64_t len);
 int	spool_read_headers(uint64_t id, char **bufp, size_t *lenp);
 void	spool_recover(int64_t now);
 
 /* queue_pool.c */
 void	pool_init(void);
-int	pool_create(const char *path, int excl);
+int	pool_create(const char *path);
 void	pool_release(const char *path);
-int	pool_replace(const char *tmp, const char *path);
 
 /* queue_sync.c */
 typedef void (*qsync_cb)(void *arg, int error);

@@ -128,6 +128,7 @@ main(void)
 	rmdir(DIR_INCOMING);
 	rmdir(DIR_QUEUE);
 	rmdir(DIR_CORRUPT);
+	rmdir(DIR_FREE);
 	if (chdir("/") == 0)
 		rmdir(dir);
 	return unit_done();
