@@ -1,5 +1,6 @@
 /*
- * smtp_proxy.c: the PROXY protocol parser.  See smtp_proxy.h.
+ * smtp_proxy.c: the PROXY protocol parser, and who may use it.  See
+ * smtp_proxy.h.
  *
  * Both versions are read strictly: the header comes from a balancer we
  * were told to trust (the caller checks the peer address first), but a
@@ -22,6 +23,7 @@
 
 #include <string.h>
 
+#include "config.h"
 #include "smtp_proxy.h"
 
 static const unsigned char proxy_v2_sig[12] = {
@@ -254,4 +256,34 @@ proxy_parse(const unsigned char *buf, size_t len, struct proxy_info *pi)
 	if (memcmp(buf, proxy_v1_sig, n) == 0)
 		return n < sizeof(proxy_v1_sig) - 1 ? 0 : proxy_v1(buf, len, pi);
 	return -1;
+}
+
+/*
+ * Is this peer one of the listener's proxy-from addresses?  (The caller
+ * has already turned an IPv4-mapped IPv6 address into IPv4.)  Only these
+ * may, and must, begin with a PROXY header.
+ */
+int
+smtp_proxy_trusted(const struct listener *l, const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in *a4, *b4;
+	const struct sockaddr_in6 *a6, *b6;
+	int i;
+
+	for (i = 0; i < l->nproxy; i++) {
+		if (l->proxy[i].ss_family != ss->ss_family)
+			continue;
+		if (ss->ss_family == AF_INET) {
+			a4 = (const struct sockaddr_in *)ss;
+			b4 = (const struct sockaddr_in *)&l->proxy[i];
+			if (a4->sin_addr.s_addr == b4->sin_addr.s_addr)
+				return 1;
+		} else if (ss->ss_family == AF_INET6) {
+			a6 = (const struct sockaddr_in6 *)ss;
+			b6 = (const struct sockaddr_in6 *)&l->proxy[i];
+			if (memcmp(&a6->sin6_addr, &b6->sin6_addr, 16) == 0)
+				return 1;
+		}
+	}
+	return 0;
 }

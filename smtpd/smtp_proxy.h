@@ -20,6 +20,10 @@
  * (MSG_PEEK) at what the socket holds, parse it, and then consume exactly
  * the header and not one byte more: on an implicit-TLS listener the next
  * byte belongs to the TLS handshake, which libtls reads from the socket.
+ *
+ * smtp_proxy_trusted(listener, peer) says whether a connection's peer is
+ * one of the listener's proxy-from addresses: those connections must
+ * begin with a header, and no other connection may send one.
  */
 #ifndef POSTERN_SMTP_PROXY_H
 #define POSTERN_SMTP_PROXY_H
@@ -41,6 +45,10 @@ struct proxy_info {
 	socklen_t		 dstlen;
 };
 
+struct listener;
+
 int	proxy_parse(const unsigned char *, size_t, struct proxy_info *);
+int	smtp_proxy_trusted(const struct listener *,
+	    const struct sockaddr_storage *);
 
 #endif

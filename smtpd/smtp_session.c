@@ -81,9 +81,26 @@ smtp_session_each(void (*fn)(struct smtp_session *))
 		fn(s);
 }
 
+/*
+ * The client's address as text, for logs, limits and Received:.  An IPv4
+ * client of a dual-stack listener arrives as ::ffff:a.b.c.d; it is taken
+ * as the IPv4 address it is, so that it is counted and logged as one.
+ */
 static void
 session_addr(struct smtp_session *s)
 {
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&s->ss;
+	struct sockaddr_in sin;
+
+	if (s->ss.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = sin6->sin6_port;
+		memcpy(&sin.sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
+		memset(&s->ss, 0, sizeof(s->ss));
+		memcpy(&s->ss, &sin, sizeof(sin));
+	}
 	if (getnameinfo((struct sockaddr *)&s->ss, s->ss.ss_family ==
 	    AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
 	    s->client, sizeof(s->client), NULL, 0, NI_NUMERICHOST) != 0)
@@ -127,35 +144,9 @@ smtp_session_new(int fd, int lindex, const struct sockaddr_storage *ss,
 
 	/* A connection from a listed balancer must begin with PROXY. */
 	s->state = SMTP_S_COMMAND;
-	if (smtp_proxy_trusted(l, ss))
+	if (smtp_proxy_trusted(l, &s->ss))
 		s->state = SMTP_S_PROXY;
 	return s;
-}
-
-/* Is this peer one of the listener's proxy-from addresses? */
-int
-smtp_proxy_trusted(const struct listener *l, const struct sockaddr_storage *ss)
-{
-	const struct sockaddr_in *a4, *b4;
-	const struct sockaddr_in6 *a6, *b6;
-	int i;
-
-	for (i = 0; i < l->nproxy; i++) {
-		if (l->proxy[i].ss_family != ss->ss_family)
-			continue;
-		if (ss->ss_family == AF_INET) {
-			a4 = (const struct sockaddr_in *)ss;
-			b4 = (const struct sockaddr_in *)&l->proxy[i];
-			if (a4->sin_addr.s_addr == b4->sin_addr.s_addr)
-				return 1;
-		} else if (ss->ss_family == AF_INET6) {
-			a6 = (const struct sockaddr_in6 *)ss;
-			b6 = (const struct sockaddr_in6 *)&l->proxy[i];
-			if (memcmp(&a6->sin6_addr, &b6->sin6_addr, 16) == 0)
-				return 1;
-		}
-	}
-	return 0;
 }
 
 static void

@@ -213,8 +213,6 @@ int	smtp_session_input(struct smtp_session *);
 void	smtp_session_proxied(struct smtp_session *,
 	    const struct proxy_info *);
 void	smtp_session_timeout(struct smtp_session *);
-int	smtp_proxy_trusted(const struct listener *,
-	    const struct sockaddr_storage *);
 void	smtp_session_close(struct smtp_session *, const char *why);
 void	smtp_session_free(struct smtp_session *);
 struct smtp_session *smtp_session_find(uint64_t);
