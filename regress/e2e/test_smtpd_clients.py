@@ -157,8 +157,9 @@ def test_smtplib_wrong_token_and_sender():
                 raise AssertionError("login with a wrong token worked")
             except smtplib.SMTPAuthenticationError as e:
                 assert e.smtp_code == 535
-            # Slowed down, but under a second (clients must not look hung).
-            assert 0.2 < time.time() - t0 < 1.0, time.time() - t0
+            # Slowed down (250 to 800 ms), but not so long that clients
+            # look hung; the margin is for a loaded test machine.
+            assert 0.24 < time.time() - t0 < 1.5, time.time() - t0
         d.wait_log("auth=failed user=alice@example.com client=127.0.0.1")
         s.login("alice@example.com", tok)
         try:
