@@ -37,8 +37,13 @@
  *	session		the whole session, whatever it does
  * Any of them answers "421 4.4.2 ... timeout" and closes.
  *
- * This file: the process start, listeners and accepting, the session
- * limits per client address.  The session itself is in smtp_session.c.
+ * Memory: an idle session holds about 18 KB, libtls included (measured
+ * with 10,000 authenticated STARTTLS sessions); see smtpd.h for how, and
+ * smtp_tls.c for why handshakes take turns.
+ *
+ * This file: the process start, listeners, accepting (with the total
+ * session limit), and giving memory back after bursts.  The session
+ * itself is in smtp_session.c; smtpd.h lists the other files.
  */
 #include <sys/types.h>
 #include <sys/socket.h>

@@ -13,7 +13,7 @@
  *	smtp_limit.c	sessions per client address
  *	smtp_proxy.c	the PROXY protocol parser (pure; smtp_proxy.h)
  *
- * Memory.  A session is one struct smtp_session of about 1.5 KB plus
+ * Memory.  A session is one struct smtp_session of under 1 KB plus
  * libtls's state.  Its input and output buffers are struct dbuf that start
  * empty, grow on demand and are freed again whenever they drain, so an
  * idle session holds neither.  A transaction (struct smtp_tx, with the
