@@ -195,3 +195,33 @@ def test_sighup_reloads_certificates_without_dropping_sessions():
             sink.wait_messages(2)
         finally:
             done(p)
+
+
+def test_smuggled_message_stays_one_message_downstream():
+    """A "\\n.\\n" smuggling attempt is data: the next hop receives one
+    message whose body still holds the would-be second transaction, with
+    canonical CRLF lines, so it cannot end anything there either."""
+    with Sink() as sink:
+        p, tok = setup(sink)
+        try:
+            s = p.smtp("tls")
+            s.ehlo("printer.example")
+            s.login("scans@example.com", tok)
+            s.mail("scans@example.com")
+            s.rcpt("bob@example.org")
+            s.putcmd("DATA")
+            assert s.getreply()[0] == 354
+            s.send(b"From: scans@example.com\r\nSubject: x\r\n\r\nbody\n.\n"
+                   b"MAIL FROM:<ceo@example.com>\r\nRCPT TO:<victim@example.org>\r\n"
+                   b"DATA\r\nFrom: ceo@example.com\r\n\r\nevil\r\n.\r\n")
+            code, _ = s.getreply()
+            assert code == 250, code
+            s.quit()
+            msgs = sink.wait_messages(1)
+            time.sleep(1)
+            assert len(sink.messages()) == 1
+            env, raw = msgs[0]
+            assert b"body\r\n.\r\nMAIL FROM:<ceo@example.com>\r\n" in raw, raw[-300:]
+            assert b"\n" not in raw.replace(b"\r\n", b"")
+        finally:
+            done(p)
