@@ -448,3 +448,37 @@ def test_handshake_burst():
         assert SANITIZED or per < 40, "%.1f KB per session" % per
         for c in conns:
             c.close()
+
+
+def test_curl_bare_lf_upload():
+    """curl uploading a file with LF line ends (INTEROP.md): AUTH PLAIN
+    after an empty 334, bare LFs taken as line ends and stored as CRLF,
+    a "." line after a bare LF kept as data (curl does not dot-stuff it)."""
+    import tempfile
+    with SmtpdAlone() as d:
+        tok = d.add_token("alice@example.com")
+        with tempfile.NamedTemporaryFile("wb", suffix=".eml", delete=False) as f:
+            f.write(b"From: alice@example.com\nTo: bob@example.org\n"
+                    b"Subject: from curl\n\nline one\n.\nline three\n")
+            path = f.name
+        try:
+            for url, extra in (("smtp://127.0.0.1:%d" % d.ports["starttls"], ["--ssl-reqd"]),
+                               ("smtps://127.0.0.1:%d" % d.ports["tls"], [])):
+                r = subprocess.run(["curl", "-sS", "--insecure", "--url", url,
+                                    "--mail-from", "alice@example.com",
+                                    "--mail-rcpt", "bob@example.org",
+                                    "--user", "alice@example.com:" + tok,
+                                    "--upload-file", path] + extra,
+                                   capture_output=True, text=True, timeout=60,
+                                   stdin=subprocess.DEVNULL)
+                assert r.returncode == 0, r.stderr
+        finally:
+            os.unlink(path)
+        # curl ends the data with CRLF "." CRLF after the file's last LF,
+        # so the message ends with one empty line more than the file.
+        for m in wait_committed(d, 2):
+            body = split(m["data"])[1]
+            assert body == (
+                b"From: alice@example.com\r\nTo: bob@example.org\r\n"
+                b"Subject: from curl\r\n\r\nline one\r\n.\r\nline three\r\n"
+                b"\r\n"), body
