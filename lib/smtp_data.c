@@ -5,6 +5,10 @@
  * decision (end of data, unstuffing, header or body, limits) is taken
  * when the line ends, on the whole line and how it ended.  Nothing is
  * decided on a partial line, so where the input is cut cannot matter.
+ * Octets that mean nothing by themselves (all but CR, LF and NUL) are
+ * taken a run at a time (data_add_run), which does to the state exactly
+ * what data_add() would do octet by octet, only faster: that is most of
+ * every message.
  *
  * Why a line's beginning must be "clean" before its dot means anything:
  * a server that also took a bare LF (or a bare CR) as the line end before
@@ -91,6 +95,30 @@ data_add(struct smtp_data *d, unsigned char c)
 	d->linelen++;
 	if (c >= 0x80)
 		d->eightbit = 1;
+}
+
+/* Octets that data_add_run() may not take: each has a rule of its own. */
+static const unsigned char data_special[256] = {
+	['\0'] = 1, ['\n'] = 1, ['\r'] = 1,
+};
+
+/* data_add() of n octets none of which is special. */
+static void
+data_add_run(struct smtp_data *d, const unsigned char *p, size_t n)
+{
+	size_t		i;
+	unsigned char	hi = 0;
+
+	if (d->linelen < sizeof(d->line))
+		memcpy(d->line + d->linelen, p, n < sizeof(d->line) -
+		    d->linelen ? n : sizeof(d->line) - d->linelen);
+	d->linelen += n;
+	if (!d->eightbit) {
+		for (i = 0; i < n; i++)
+			hi |= p[i];
+		if (hi & 0x80)
+			d->eightbit = 1;
+	}
 }
 
 static int
@@ -220,7 +248,7 @@ int
 smtp_data_feed(struct smtp_data *d, const unsigned char *in, size_t len,
     size_t *consumed, struct dbuf *out)
 {
-	size_t		i;
+	size_t		i, j;
 	int		r = SMTP_DATA_MORE;
 	unsigned char	c;
 
@@ -230,6 +258,14 @@ smtp_data_feed(struct smtp_data *d, const unsigned char *in, size_t len,
 
 	for (i = 0; i < len; i++) {
 		c = in[i];
+		if (!d->cr && !data_special[c]) {
+			/* A run of plain octets, up to the next special one. */
+			for (j = i + 1; j < len && !data_special[in[j]]; j++)
+				;
+			data_add_run(d, in + i, j - i);
+			i = j - 1;
+			continue;
+		}
 		if (d->cr) {
 			if (c == '\n') {
 				r = data_line_end(d, 1, out);
