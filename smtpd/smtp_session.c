@@ -332,6 +332,10 @@ smtp_session_timeout_set(struct smtp_session *s)
 		t = child_conf->to_command;
 		break;
 	}
+	/* A handshake is quick or it is an attack on the TLS slots. */
+	if ((s->state == SMTP_S_TLS_ACCEPT || s->state == SMTP_S_STARTTLS) &&
+	    t > SMTP_TLS_HANDSHAKE_MAX)
+		t = SMTP_TLS_HANDSHAKE_MAX;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	left = child_conf->to_session - (now.tv_sec - s->started.tv_sec);
 	if (s->state != SMTP_S_CLOSING && left < t)

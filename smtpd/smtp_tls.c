@@ -25,6 +25,12 @@
  * an outage, or an attack) would leave the heap so fragmented that idle
  * sessions cost twice what they use, and would let handshakes alone eat
  * the memory.  Served in turn, they cost no more time in all.
+ *
+ * The line must not become a way to shut TLS out: clients that start a
+ * handshake and stall would hold every slot.  So a handshake has at most
+ * SMTP_TLS_HANDSHAKE_MAX seconds (smtp_session_timeout_set), and when the
+ * first in line has waited SMTP_TLS_WAIT_MS, it is let in over the limit,
+ * a few sessions per tick: the limit paces bursts, it never stops service.
  */
 #include <sys/types.h>
 
@@ -33,10 +39,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <tls.h>
 
+#include "child.h"
 #include "log.h"
 #include "smtpd.h"
 
@@ -59,6 +67,52 @@ static struct smtp_tlsctx *tls_current[CONF_MAX_LISTENERS];
 static int tls_inflight;
 static TAILQ_HEAD(, smtp_session) tls_waiting =
     TAILQ_HEAD_INITIALIZER(tls_waiting);
+static struct event *tls_ev_line;
+
+#define TLS_LINE_TICK_MS	100
+#define TLS_LINE_GRANTS		4	/* per tick, over the limit */
+
+static uint64_t
+tls_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Let the first in line in, with its own slot. */
+static void
+tls_line_grant(void)
+{
+	struct smtp_session *next;
+
+	if ((next = TAILQ_FIRST(&tls_waiting)) == NULL)
+		return;
+	TAILQ_REMOVE(&tls_waiting, next, tls_entry);
+	next->flags &= ~SMTP_F_HWAIT;
+	next->flags |= SMTP_F_HSLOT;
+	tls_inflight++;
+	smtp_io_kick(next);
+}
+
+static void
+tls_line_tick(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_session *first = TAILQ_FIRST(&tls_waiting);
+	struct timeval tv = { 0, TLS_LINE_TICK_MS * 1000 };
+
+	uint64_t now = tls_now_ms();
+	int i;
+
+	for (i = 0; i < TLS_LINE_GRANTS && first != NULL &&
+	    now - first->hwait_ms >= SMTP_TLS_WAIT_MS; i++) {
+		tls_line_grant();
+		first = TAILQ_FIRST(&tls_waiting);
+	}
+	if (!TAILQ_EMPTY(&tls_waiting))
+		evtimer_add(tls_ev_line, &tv);
+}
 static struct tls_files tls_pending[CONF_MAX_LISTENERS];
 
 static void
@@ -286,6 +340,16 @@ smtp_tls_slot(struct smtp_session *s)
 	if (!(s->flags & SMTP_F_HWAIT)) {
 		TAILQ_INSERT_TAIL(&tls_waiting, s, tls_entry);
 		s->flags |= SMTP_F_HWAIT;
+		s->hwait_ms = tls_now_ms();
+		if (tls_ev_line == NULL &&
+		    (tls_ev_line = evtimer_new(child_base, tls_line_tick,
+		    NULL)) == NULL)
+			fatalx("evtimer_new");
+		if (!evtimer_pending(tls_ev_line, NULL)) {
+			struct timeval tv = { 0, TLS_LINE_TICK_MS * 1000 };
+
+			evtimer_add(tls_ev_line, &tv);
+		}
 	}
 	return 0;
 }
@@ -294,8 +358,6 @@ smtp_tls_slot(struct smtp_session *s)
 void
 smtp_tls_slot_release(struct smtp_session *s)
 {
-	struct smtp_session *next;
-
 	if (s->flags & SMTP_F_HWAIT) {
 		TAILQ_REMOVE(&tls_waiting, s, tls_entry);
 		s->flags &= ~SMTP_F_HWAIT;
@@ -303,12 +365,8 @@ smtp_tls_slot_release(struct smtp_session *s)
 	if (!(s->flags & SMTP_F_HSLOT))
 		return;
 	s->flags &= ~SMTP_F_HSLOT;
-	if ((next = TAILQ_FIRST(&tls_waiting)) == NULL) {
-		tls_inflight--;
-		return;
-	}
-	TAILQ_REMOVE(&tls_waiting, next, tls_entry);
-	next->flags &= ~SMTP_F_HWAIT;
-	next->flags |= SMTP_F_HSLOT;
-	smtp_io_kick(next);
+	tls_inflight--;
+	/* Over the limit (after grants from the line), a slot just goes. */
+	if (tls_inflight < SMTP_TLS_HANDSHAKES)
+		tls_line_grant();
 }

@@ -56,6 +56,10 @@ struct proxy_info;
 #define SMTP_QUEUED_HIGH	(1024 * 1024)
 /* TLS handshakes under way at once; more wait their turn (smtp_tls.c). */
 #define SMTP_TLS_HANDSHAKES	64
+/* The first in line gets in over the limit after waiting this long. */
+#define SMTP_TLS_WAIT_MS	1000
+/* The longest a TLS handshake (and its wait in line) may take, seconds. */
+#define SMTP_TLS_HANDSHAKE_MAX	30
 /* The delay after a failed login, in milliseconds. */
 #define SMTP_AUTH_DELAY_MIN	250
 #define SMTP_AUTH_DELAY_MAX	800
@@ -146,6 +150,7 @@ struct smtp_session {
 	RB_ENTRY(smtp_session) entry;	/* by id */
 	TAILQ_ENTRY(smtp_session) pause_entry;
 	TAILQ_ENTRY(smtp_session) tls_entry;	/* waiting to handshake */
+	uint64_t	 hwait_ms;	/* ... since then (monotonic) */
 	uint64_t	 id;
 	char		 idstr[17];	/* 16 hex digits, for logs */
 	int		 fd;

@@ -482,3 +482,19 @@ def test_curl_bare_lf_upload():
                 b"From: alice@example.com\r\nTo: bob@example.org\r\n"
                 b"Subject: from curl\r\n\r\nline one\r\n.\r\nline three\r\n"
                 b"\r\n"), body
+
+
+def test_stalled_handshakes_do_not_shut_tls_out():
+    """Clients that connect to the TLS port and never finish a handshake
+    hold handshake slots; more of them than there are slots still leave
+    room for a real client, let in from the line within seconds."""
+    with SmtpdAlone(verbose=False, limits={"sessions-per-client": 500}) as d:
+        stalled = [socket.create_connection(d.addr("tls")) for _ in range(100)]
+        time.sleep(0.3)
+        t0 = time.time()
+        c = tls_ctx().wrap_socket(socket.create_connection(d.addr("tls"), timeout=20))
+        assert c.recv(100).startswith(b"220 ")
+        assert time.time() - t0 < 10, time.time() - t0
+        c.close()
+        for s in stalled:
+            s.close()
