@@ -104,28 +104,20 @@ def test_smtplib_starttls_auth_plain():
         d.wait_log("auth=ok user=alice@example.com")
 
 
-def test_smtplib_tls_auth_plain_continuation():
+def test_smtplib_tls_auth_plain_continuation_and_login():
+    """AUTH PLAIN after an empty 334, and AUTH LOGIN, each answering the
+    server's challenges (no initial response)."""
     with SmtpdAlone() as d:
         tok = d.add_token("alice@example.com")
-        s = tls_client(d)
-        s.user, s.password = "alice@example.com", tok
-        code, _ = s.auth("PLAIN", s.auth_plain, initial_response_ok=False)
-        assert code == 235
-        s.sendmail("alice@example.com", ["bob@example.org"], message())
-        s.quit()
-        wait_committed(d, 1)
-
-
-def test_smtplib_tls_auth_login():
-    with SmtpdAlone() as d:
-        tok = d.add_token("alice@example.com")
-        s = tls_client(d)
-        s.user, s.password = "alice@example.com", tok
-        code, _ = s.auth("LOGIN", s.auth_login, initial_response_ok=False)
-        assert code == 235
-        s.sendmail("alice@example.com", ["bob@example.org"], message())
-        s.quit()
-        wait_committed(d, 1)
+        for mech in ("PLAIN", "LOGIN"):
+            s = tls_client(d)
+            s.user, s.password = "alice@example.com", tok
+            fn = s.auth_plain if mech == "PLAIN" else s.auth_login
+            code, _ = s.auth(mech, fn, initial_response_ok=False)
+            assert code == 235, (mech, code)
+            s.sendmail("alice@example.com", ["bob@example.org"], message())
+            s.quit()
+        wait_committed(d, 2)
 
 
 def test_smtplib_existing_headers_kept():
