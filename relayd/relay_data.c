@@ -25,18 +25,29 @@ size_t
 relay_data_stuff(unsigned char *prev, const unsigned char *in, size_t len,
     unsigned char *out)
 {
-	size_t i, n = 0;
-	unsigned char p = *prev;
+	const unsigned char *p = in, *end = in + len, *dot;
+	unsigned char *o = out, before;
+	size_t n;
 
-	for (i = 0; i < len; i++) {
+	/* Only a dot can need stuffing: copy what lies between dots. */
+	while (p < end) {
+		if ((dot = memchr(p, '.', end - p)) == NULL)
+			dot = end;
+		n = dot - p;
+		memcpy(o, p, n);
+		o += n;
+		if (dot == end)
+			break;
 		/* After LF, or after a CR that no LF follows: a new line. */
-		if (in[i] == '.' && (p == '\n' || p == '\r'))
-			out[n++] = '.';
-		out[n++] = in[i];
-		p = in[i];
+		before = dot > in ? dot[-1] : *prev;
+		if (before == '\n' || before == '\r')
+			*o++ = '.';
+		*o++ = '.';
+		p = dot + 1;
 	}
-	*prev = p;
-	return n;
+	if (len > 0)
+		*prev = in[len - 1];
+	return o - out;
 }
 
 /* The end: CRLF unless the data ended with one, then ".\r\n". */
