@@ -42,13 +42,18 @@
 #include "smtpd.h"
 
 #define IO_WANT		(-2)
+/* Reads in one pass before the session lets the others run. */
+#define IO_READS_PER_PASS	16
 
 static unsigned char io_buf[SMTP_READ_CHUNK];
 
 static void
 io_on_event(evutil_socket_t fd, short ev, void *arg)
 {
-	smtp_io_run(arg);
+	struct smtp_session *s = arg;
+
+	s->flags &= ~SMTP_F_KICKED;
+	smtp_io_run(s);
 }
 
 static void
@@ -112,6 +117,7 @@ smtp_io_timer(struct smtp_session *s, time_t sec, long msec)
 void
 smtp_io_kick(struct smtp_session *s)
 {
+	s->flags |= SMTP_F_KICKED;
 	event_active(s->ev_read, EV_READ, 0);
 }
 
@@ -341,9 +347,10 @@ io_reading(struct smtp_session *s)
 static void
 io_events(struct smtp_session *s)
 {
+	/* event_del would also cancel a kick that is still to run. */
 	if (s->want_read)
 		event_add(s->ev_read, NULL);
-	else
+	else if (!(s->flags & SMTP_F_KICKED))
 		event_del(s->ev_read);
 	if (s->want_write)
 		event_add(s->ev_write, NULL);
@@ -355,7 +362,7 @@ void
 smtp_io_run(struct smtp_session *s)
 {
 	ssize_t n;
-	int r;
+	int r, reads = 0, again = 0;
 
 	s->want_read = s->want_write = 0;
 	for (;;) {
@@ -408,11 +415,18 @@ smtp_io_run(struct smtp_session *s)
 			continue;
 		if (!io_reading(s))
 			break;
+		if (++reads > IO_READS_PER_PASS) {
+			/* Others' turn: a fast client must not starve them. */
+			again = 1;
+			break;
+		}
 		n = io_read(s);
 		if (n == IO_WANT)
 			break;
 		if (n == 0)
 			s->flags |= SMTP_F_EOF;
 	}
+	if (again)
+		smtp_io_kick(s);
 	io_events(s);
 }

@@ -116,6 +116,7 @@ enum smtp_state {
 #define SMTP_F_SHUT		0x0100	/* closing: our side is shut */
 #define SMTP_F_HSLOT		0x0200	/* holds a handshake slot */
 #define SMTP_F_HWAIT		0x0400	/* waits for a handshake slot */
+#define SMTP_F_KICKED		0x0800	/* smtp_io_kick'ed, not run yet */
 
 /* A successful AUTH. */
 struct smtp_login {
