@@ -142,7 +142,8 @@ auth_login(struct smtp_session *s, const unsigned char *user, size_t ulen,
 	mw_str(mw, name);
 	mw_bytes(mw, pass, plen);
 	mw_str(mw, s->client);
-	if (ipc_send_mw(smtpd_authd, MSG_AUTH_LOGIN, 0, -1, mw) == -1) {
+	/* The token must leave no copy in the channel's queue either. */
+	if (ipc_send_secret(smtpd_authd, MSG_AUTH_LOGIN, 0, mw) == -1) {
 		explicit_bzero(mw->buf, mw->len);
 		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
 		smtp_auth_reset(s);

@@ -134,6 +134,14 @@ peer_queued_dispatch(struct ipc *ipc, struct ipc_msg *msg, void *arg)
 				    "gone)", qid);
 			return;
 		}
+		/*
+		 * An answer to a commit that was never asked for would have
+		 * smtpd say 250 in the middle of DATA and read the rest of
+		 * the body as commands: queued lies.
+		 */
+		if (!tx->committing)
+			fatalx("queued: commit answer for message %016llx "
+			    "still receiving data", (unsigned long long)msgid);
 		smtp_tx_commit_res(tx, res, qid, reason);
 		break;
 	default:

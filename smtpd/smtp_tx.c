@@ -52,6 +52,22 @@
 #include "mailhdr.h"
 #include "smtpd.h"
 
+/*
+ * Whether local parts of the login's address compare without regard to
+ * case: the domain's rule (authd and signd read the same one).
+ */
+static int
+tx_login_nocase(const struct smtp_session *s)
+{
+	const struct domain *d;
+	const char *at;
+
+	if ((at = strrchr(s->login->address, '@')) != NULL &&
+	    (d = config_domain(child_conf, at + 1)) != NULL)
+		return d->local_nocase;
+	return child_conf->local_part_nocase;
+}
+
 static int
 tx_cmp(struct smtp_tx *a, struct smtp_tx *b)
 {
@@ -154,7 +170,7 @@ smtp_tx_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 			return;
 		}
 		if (!addr_equal(cmd->path, s->login->address,
-		    child_conf->local_part_nocase)) {
+		    tx_login_nocase(s))) {
 			log_info("session=%s refused from=<%s> address=%s "
 			    "reason=\"not the login's address\"", s->idstr,
 			    cmd->path, s->login->address);
@@ -502,7 +518,7 @@ tx_sender_rule(struct smtp_session *s, const char **why)
 		return -1;
 	}
 	if (!addr_equal(addr, s->login->address,
-	    child_conf->local_part_nocase)) {
+	    tx_login_nocase(s))) {
 		*why = "From: is not the address of this login";
 		return -1;
 	}
@@ -517,7 +533,7 @@ tx_sender_rule(struct smtp_session *s, const char **why)
 		return -1;
 	}
 	if (!addr_equal(addr, s->login->address,
-	    child_conf->local_part_nocase)) {
+	    tx_login_nocase(s))) {
 		*why = "Sender: is not the address of this login";
 		return -1;
 	}

@@ -490,3 +490,31 @@ def test_stalled_handshakes_do_not_shut_tls_out():
         c.close()
         for s in stalled:
             s.close()
+
+
+def test_lying_queued_cannot_end_data_early():
+    """A commit answer for a message that is still arriving is a lie from
+    queued: smtpd stops (the master then restarts the tree) instead of
+    saying 250 in the middle of DATA and reading the body as commands."""
+    import socket as _socket
+    with SmtpdAlone() as d:
+        d.queued_mode = "early-commit"
+        c = _socket.create_connection(d.addr("plain"), 10)
+        f = c.makefile("rb")
+        assert f.readline().startswith(b"220")
+        c.sendall(b"EHLO client.test\r\n")
+        while not f.readline().startswith(b"250 "):
+            pass
+        c.sendall(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\n"
+                  b"DATA\r\n")
+        for want in (b"250", b"250", b"354"):
+            assert f.readline().startswith(want)
+        c.sendall(b"Subject: x\r\n\r\n" + b"y" * 70000 + b"\r\nQUIT\r\n")
+        d.wait_log("commit answer for message", timeout=10)
+        deadline = time.time() + 10
+        while d.alive() and time.time() < deadline:
+            time.sleep(0.05)
+        assert not d.alive(), "smtpd went on after queued lied"
+        rest = c.recv(65536)
+        assert b"250 2.0.0" not in rest, rest
+        c.close()

@@ -212,7 +212,7 @@ class SmtpdAlone:
         self.verbose = verbose
         self.tokens = {}          # token -> [id, address, revoked]
         self.authd_mode = "ok"    # or "tempfail"
-        self.queued_mode = "ok"   # or "tempfail", "fail", "open-fail"
+        self.queued_mode = "ok"   # or "tempfail", "fail", "open-fail", "early-commit"
         self.queued_delay = 0.0   # seconds per MSG_Q_DATA (back-pressure)
         self.msgs = {}
         self.committed = []
@@ -411,6 +411,10 @@ class SmtpdAlone:
             r.end()
             assert len(chunk) <= 65536
             self.msgs[mid]["data"] += chunk
+            if self.queued_mode == "early-commit":
+                # A lying queued: it "commits" a message still arriving.
+                self.queued.send(MSG_Q_COMMIT_RES,
+                                 Writer().u64(mid).u32(RES_OK).str("QEARLY").str("").b)
             if self.queued_delay:
                 time.sleep(self.queued_delay)
         elif mtype == MSG_Q_COMMIT:
