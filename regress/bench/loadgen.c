@@ -44,6 +44,7 @@
 enum mode { M_PLAIN, M_STARTTLS, M_TLS };
 
 enum step {
+	S_TLSCONNECT,	/* implicit TLS: the handshake comes before the 220 */
 	S_GREETING, S_EHLO, S_STARTTLS, S_HANDSHAKE, S_EHLO2, S_AUTH,
 	S_MAIL, S_RCPT, S_DATA, S_BODY, S_QUIT, S_DONE
 };
@@ -323,6 +324,19 @@ sess_io(evutil_socket_t fd, short ev, void *arg)
 		sess_close(s, 1);
 		return;
 	}
+	if (s->step == S_TLSCONNECT) {
+		r = tls_handshake(s->tls);
+		if (r == TLS_WANT_POLLIN || r == TLS_WANT_POLLOUT) {
+			sess_arm(s, r == TLS_WANT_POLLOUT);
+			return;
+		}
+		if (r == -1) {
+			fprintf(stderr, "handshake: %s\n", tls_error(s->tls));
+			sess_close(s, 1);
+			return;
+		}
+		s->step = S_GREETING;
+	}
 	if (s->step == S_HANDSHAKE) {
 		r = tls_handshake(s->tls);
 		if (r == TLS_WANT_POLLIN || r == TLS_WANT_POLLOUT) {
@@ -429,8 +443,13 @@ sess_start(void)
 			exit(1);
 		}
 	}
-	s->step = S_GREETING;
-	sess_arm(s, 0);
+	if (mode == M_TLS) {
+		s->step = S_TLSCONNECT;
+		sess_arm(s, 1);
+	} else {
+		s->step = S_GREETING;
+		sess_arm(s, 0);
+	}
 }
 
 static void
