@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 
-from postern_test import Postern, Sink, wait_for
+from postern_test import Postern, Sink, proc_exists, wait_for
 
 N_KILL = int(os.environ.get("POSTERN_QUEUE_KILL_MESSAGES", "1000"))
 DEFERRED = r"queued: id=\w+ to=<[^>]*> .*status=deferred"
@@ -164,6 +164,18 @@ def test_kill9_queued_during_submissions_loses_nothing():
     submitted by 4 clients; after the restart every acknowledged message
     reaches the sink.  Duplicates (sink 250 before the kill, result not yet
     on disk) are counted and reported."""
+    _kill9_during_submissions("queued")
+
+
+def test_kill9_of_each_other_process_during_submissions_loses_nothing():
+    """The same, killing in turn each other process of the tree: smtpd,
+    authd, signd, relayd, and the master itself (whose children then
+    leave on their own)."""
+    for victim in ("smtpd", "authd", "signd", "relayd", "posternd"):
+        _kill9_during_submissions(victim)
+
+
+def _kill9_during_submissions(victim):
     random.seed()
     with Sink() as sink:
         p = Postern(relay=sink.url(), queue={"retry-initial": "1m"})
@@ -176,8 +188,16 @@ def test_kill9_queued_during_submissions_loses_nothing():
             for t in th:
                 t.start()
             time.sleep(random.uniform(0.1, 1.0))
-            os.kill(p.children()["queued"], signal.SIGKILL)
-            assert p.wait_exit(20) != 0
+            kids = p.children()
+            if victim == "posternd":
+                os.kill(p.proc.pid, signal.SIGKILL)
+                p.wait_exit(20)
+                # Orphaned children see the master's channel close and go.
+                for pid in kids.values():
+                    wait_for(lambda: not proc_exists(pid), 20, "children gone")
+            else:
+                os.kill(kids[victim], signal.SIGKILL)
+                assert p.wait_exit(20) != 0
             stop.set()
             for t in th:
                 t.join(30)
@@ -196,8 +216,8 @@ def test_kill9_queued_during_submissions_loses_nothing():
             got = [msgid_of(r) for _, r in sink.messages()]
             lost = want - set(got)
             dups = len(got) - len(set(got))
-            print("# %d acknowledged before the kill, %d in all; lost %d, duplicates %d"
-                  % (before, len(want), len(lost), dups))
+            print("# kill -9 %s: %d acknowledged before the kill, %d in all; lost %d, "
+                  "duplicates %d" % (victim, before, len(want), len(lost), dups))
             assert not lost
         finally:
             p.cleanup()
