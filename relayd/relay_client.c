@@ -33,7 +33,8 @@ enum rc_state {
 	RCS_AUTH_PASS,	/* AUTH LOGIN: password sent */
 	RCS_IDLE,	/* ready, no transaction open */
 	RCS_REFUSED,	/* message refused before MAIL; DONE is on its way */
-	RCS_RSET,	/* RSET sent before a transaction on a reused session */
+	RCS_RSET,	/* RSET sent before a transaction on a reused session
+			   (with MAIL and the RCPTs when pipelining) */
 	RCS_MAIL,	/* MAIL sent (RCPTs too when pipelining) */
 	RCS_RCPT,	/* waiting for RCPT replies */
 	RCS_DATA,	/* DATA sent, waiting for 354 */
@@ -94,6 +95,7 @@ struct relay_client {
 	int		 nsent;
 	int		 nreplied;	/* RCPT replies received */
 	int		 pipelined;
+	int		 rset_group;	/* MAIL and RCPTs went with the RSET */
 	int		 mail_ok;
 	int		 naccepted;
 	struct relay_data data;
@@ -559,7 +561,14 @@ rc_reply_setup(struct relay_client *c)
 		return;
 	case RCS_RSET:
 		if (class != 2) {
+			c->rset_group = 0;
 			rc_setup_fail_reply(c);
+			return;
+		}
+		if (c->rset_group) {
+			/* MAIL and the RCPTs are out: their replies follow. */
+			c->rset_group = 0;
+			c->state = RCS_MAIL;
 			return;
 		}
 		rc_start_mail(c);
@@ -608,18 +617,14 @@ rc_send_rcpt(struct relay_client *c, int i)
 	rc_send(c, "RCPT TO:<%s>", c->msg->rcpt[i].addr);
 }
 
+/* MAIL, and the RCPTs too when pipelining: the commands of a transaction. */
 static void
-rc_start_mail(struct relay_client *c)
+rc_send_mail(struct relay_client *c)
 {
 	struct relay_msg *m = c->msg;
 	char params[128];
 	int i;
 
-	if (rc_check_message(c) == -1) {
-		c->state = RCS_REFUSED;
-		rc_emit_later(c, RC_EV_DONE);
-		return;
-	}
 	params[0] = '\0';
 	if (c->ehlo.flags & EHLO_SIZE)
 		snprintf(params, sizeof(params), " SIZE=%llu",
@@ -641,11 +646,31 @@ rc_start_mail(struct relay_client *c)
 	}
 	c->nmsgs++;
 	c->pipelined = (c->ehlo.flags & EHLO_PIPELINING) != 0;
-	c->state = RCS_MAIL;
 	rc_send(c, "MAIL FROM:<%s>%s", m->sender, params);
 	if (c->pipelined)
 		for (i = 0; i < c->nsent; i++)
 			rc_send_rcpt(c, c->sent[i]);
+}
+
+/* Is the message one this hop can take?  Else DONE, with every
+ * recipient failed, comes from the event loop: -1. */
+static int
+rc_refuse(struct relay_client *c)
+{
+	if (rc_check_message(c) == 0)
+		return 0;
+	c->state = RCS_REFUSED;
+	rc_emit_later(c, RC_EV_DONE);
+	return -1;
+}
+
+static void
+rc_start_mail(struct relay_client *c)
+{
+	if (rc_refuse(c) == -1)
+		return;
+	c->state = RCS_MAIL;
+	rc_send_mail(c);
 }
 
 int
@@ -663,9 +688,26 @@ relay_client_send(struct relay_client *c, struct relay_msg *m)
 	c->msg = m;
 	memset(&c->fail, 0, sizeof(c->fail));
 	if (c->nmsgs > 0) {
-		/* A reused session: start clean, and see that it lives. */
+		/*
+		 * A reused session: start clean, and see that it lives.  RSET
+		 * may lead a pipelined group (RFC 2920 3.1), so with
+		 * PIPELINING the MAIL and RCPTs go with it and the
+		 * transaction costs no round trip of its own for the RSET.
+		 * Until the RSET's reply has come, the session counts as not
+		 * set up (a failure there is retried on a fresh one) and
+		 * the replies to the rest are read after it.
+		 */
+		if (!(c->ehlo.flags & EHLO_PIPELINING)) {
+			c->state = RCS_RSET;
+			rc_send(c, "RSET");
+			return 0;
+		}
+		if (rc_refuse(c) == -1)
+			return 0;
 		c->state = RCS_RSET;
+		c->rset_group = 1;
 		rc_send(c, "RSET");
+		rc_send_mail(c);
 		return 0;
 	}
 	rc_start_mail(c);

@@ -5,8 +5,10 @@
  * Each input is everything a remote server sends, written at once on an
  * accepted loopback connection, which is then closed for writing.  The
  * client (pipelining, STARTTLS, AUTH and a two-recipient message all
- * possible, depending on what the input advertises) runs on the event
- * loop until it reports a result.  Whatever the bytes, it must end with
+ * possible, depending on what the input advertises, and with bit 3 of
+ * the first octet a second message on the session when the first leaves
+ * it reusable, as relayd reuses sessions) runs on the event loop until it
+ * reports a result.  Whatever the bytes, it must end with
  * a failure or a result per recipient, never a crash, a hang or a leak.
  */
 #include <sys/types.h>
@@ -76,6 +78,16 @@ setup(void)
 
 static struct relay_rcpt rcpt[2];
 static struct relay_msg message;
+static int	second;
+
+static void
+rcpts_init(void)
+{
+	memset(rcpt, 0, sizeof(rcpt));
+	strlcpy(rcpt[0].addr, "a@example.com", sizeof(rcpt[0].addr));
+	strlcpy(rcpt[1].addr, "b@example.com", sizeof(rcpt[1].addr));
+	rcpt[1].index = 1;
+}
 
 static void
 client_cb(struct relay_client *c, enum relay_client_event ev, void *arg)
@@ -85,6 +97,12 @@ client_cb(struct relay_client *c, enum relay_client_event ev, void *arg)
 	/* relayd's invariant: after DONE, every recipient has a result. */
 	if (ev == RC_EV_DONE && (rcpt[0].status == 0 || rcpt[1].status == 0))
 		abort();
+	if (ev == RC_EV_DONE && second && relay_client_reusable(c)) {
+		second = 0;
+		rcpts_init();
+		if (relay_client_send(c, &message) == 0)
+			return;
+	}
 	finished = 1;
 	event_base_loopbreak(base);
 }
@@ -103,10 +121,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (base == NULL)
 		setup();
-	memset(rcpt, 0, sizeof(rcpt));
-	strlcpy(rcpt[0].addr, "a@example.com", sizeof(rcpt[0].addr));
-	strlcpy(rcpt[1].addr, "b@example.com", sizeof(rcpt[1].addr));
-	rcpt[1].index = 1;
+	rcpts_init();
+	second = size > 0 && (data[0] & 8);
 	memset(&message, 0, sizeof(message));
 	message.qid = "FUZZ";
 	message.sender = "s@example.com";

@@ -350,9 +350,11 @@ s_session(struct sconn *s, const struct script *sc, struct tls *srv,
 			s_printf(s, "%s\r\n", r);
 		} else if (strcmp(verb, "DATA") == 0)
 			s_data(s, sc, nbody);
-		else if (strcmp(verb, "RSET") == 0)
+		else if (strcmp(verb, "RSET") == 0) {
+			fprintf(s->log, "R: %d\n", s_buffered_lines(s));
 			s_printf(s, "%s\r\n", sc->rset ? sc->rset :
 			    "250 2.0.0 ok");
+		}
 		else if (strcmp(verb, "QUIT") == 0) {
 			s_printf(s, "221 2.0.0 bye\r\n");
 			return;
@@ -1074,6 +1076,45 @@ test_reuse_with_rset(void)
 	CHECK_INT(count_str(log, "N: connection"), 1);
 	CHECK_INT(count_str(log, "C: RSET"), 1);
 	CHECK_INT(count_str(log, "C: MAIL"), 2);
+	/* With PIPELINING, MAIL and RCPT come in one go with the RSET. */
+	CHECK(strstr(log, "R: 2\n") != NULL);
+}
+
+static void
+test_reuse_rset_alone_without_pipelining(void)
+{
+	struct script sc = { .ehlo = "250-srv.test\r\n250 8BITMIME" };
+	const char *log;
+
+	srv_start(&sc);
+	run_prepare("a@x.test", NULL, 0, 2);
+	run_client(NULL);
+	log = srv_stop();
+	CHECK_INT(run.done, 2);
+	CHECK_INT(run.rcpt[1][0].status, RELAY_DELIVERED);
+	CHECK(strstr(log, "R: 0\n") != NULL);
+}
+
+/*
+ * An RSET refused on a reused session fails the set-up, not the
+ * message, even with MAIL and RCPT sent behind it: the recipients stay
+ * without a result, for a fresh session, and the replies to the rest of
+ * the group are not taken for theirs.
+ */
+static void
+test_reuse_rset_refused_in_group(void)
+{
+	struct script sc = { .rset = "421 4.3.2 going away" };
+
+	srv_start(&sc);
+	run_prepare("a@x.test", NULL, 0, 2);
+	run_client(NULL);
+	srv_stop();
+	CHECK_INT(run.done, 1);
+	CHECK_INT(run.rcpt[0][0].status, RELAY_DELIVERED);
+	CHECK_INT(run.failed, 1);
+	CHECK(run.fail.reuse);
+	CHECK_INT(run.rcpt[1][0].status, 0);
 }
 
 static void
@@ -1163,6 +1204,8 @@ main(void)
 	RUN(test_implicit_tls);
 	RUN(test_auth);
 	RUN(test_reuse_with_rset);
+	RUN(test_reuse_rset_alone_without_pipelining);
+	RUN(test_reuse_rset_refused_in_group);
 	RUN(test_421_during_rcpt);
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
