@@ -38,6 +38,12 @@
  *      RES_OK sent with the queue id, the message logged and scheduled.
  *      A sync error removes both files and answers 451.
  *
+ * With -v, a debug line gives the time of each step of the commit:
+ * signing (from MSG_Q_COMMIT to signd's answer), writing (the envelope
+ * and the renames) and the sync (from the request to its return, the
+ * wait for a sync already running included), in milliseconds of the
+ * monotonic clock.
+ *
  * A crash anywhere before step 7 leaves files that were never
  * acknowledged: incoming/ is emptied at start and a queue/ entry whose
  * envelope is missing, torn or does not match its content is set aside
@@ -57,6 +63,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +97,9 @@ struct qtx {
 	unsigned char	*ticket;
 	size_t		 ticketlen;
 	struct event	*ev_timeout;
+	struct timespec	 t_commit;	/* MSG_Q_COMMIT came */
+	struct timespec	 t_signed;	/* MSG_SIGN_RES came */
+	struct timespec	 t_stored;	/* renamed, the sync asked for */
 };
 RB_HEAD(qtx_tree, qtx);
 
@@ -108,6 +118,13 @@ size_t
 commit_pending(void)
 {
 	return ntxs;
+}
+
+/* Milliseconds from a to b (the step timings of the debug line). */
+static double
+commit_ms(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1e3 + (b->tv_nsec - a->tv_nsec) / 1e6;
 }
 
 static struct qtx *
@@ -303,6 +320,7 @@ commit_store(struct qtx *tx)
 		return;
 	}
 	tx->state = TX_SYNCING;
+	clock_gettime(CLOCK_MONOTONIC, &tx->t_stored);
 	qsync_request(commit_synced, tx);
 }
 
@@ -310,6 +328,7 @@ static void
 commit_synced(void *arg, int error)
 {
 	struct qtx *tx = arg;
+	struct timespec now;
 	char qid[QID_LEN + 1], tok[32] = "none";
 
 	if (error != 0) {
@@ -317,6 +336,12 @@ commit_synced(void *arg, int error)
 		return;
 	}
 	qid_format(tx->id, qid);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	log_debug("queued: id=%s commit took %.1fms: signing %.1f, writing "
+	    "%.1f, sync %.1f", qid, commit_ms(&tx->t_commit, &now),
+	    commit_ms(&tx->t_commit, &tx->t_signed),
+	    commit_ms(&tx->t_signed, &tx->t_stored),
+	    commit_ms(&tx->t_stored, &now));
 	if (tx->aborted) {
 		/* The client left before its 250: nothing was promised. */
 		spool_unlink(DIR_QUEUE, tx->id);
@@ -369,6 +394,7 @@ commit_commit(struct ipc_msg *msg)
 	if (tx->env.nrcpt == 0)
 		fatalx("protocol error: smtpd: commit without recipients");
 	tx->env.body = body;
+	clock_gettime(CLOCK_MONOTONIC, &tx->t_commit);
 	qid_format(tx->id, qid);
 	if (tx->werr == 0 && size != tx->written)
 		log_warnx("queued: id=%s smtpd counted %llu bytes, %llu "
@@ -509,6 +535,7 @@ commit_signd_dispatch(struct ipc *ipc, struct ipc_msg *msg, void *arg)
 		fatalx("protocol error: signd: answer to a request not made");
 	event_free(tx->ev_timeout);
 	tx->ev_timeout = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &tx->t_signed);
 	qid_format(tx->id, qid);
 	if (tx->aborted) {
 		spool_unlink(DIR_INCOMING, tx->id);
