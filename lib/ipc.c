@@ -196,6 +196,13 @@ ipc_queued(struct ipc *ipc)
 	return ipc->outbytes;
 }
 
+void
+ipc_set_drain(struct ipc *ipc, size_t lowat, ipc_drain_cb cb)
+{
+	ipc->drain = cb;
+	ipc->drain_lowat = lowat;
+}
+
 /* Write as much as the socket takes; -1 on a hard error. */
 static int
 ipc_write_some(struct ipc *ipc)
@@ -250,6 +257,7 @@ static void
 ipc_on_write(evutil_socket_t fd, short ev, void *arg)
 {
 	struct ipc *ipc = arg;
+	size_t before = ipc->outbytes;
 
 	if (ipc_write_some(ipc) == -1) {
 		ipc_fail(ipc, "write to %s: %s", ipc->peername,
@@ -258,6 +266,16 @@ ipc_on_write(evutil_socket_t fd, short ev, void *arg)
 	}
 	if (!TAILQ_EMPTY(&ipc->outq))
 		event_add(ipc->ev_write, NULL);
+	if (ipc->drain != NULL && before > ipc->drain_lowat &&
+	    ipc->outbytes <= ipc->drain_lowat) {
+		ipc->busy = 1;
+		ipc->drain(ipc, ipc->arg);
+		ipc->busy = 0;
+		if (ipc->freeme) {
+			ipc->freeme = 0;
+			ipc_free(ipc);
+		}
+	}
 }
 
 void

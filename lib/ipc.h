@@ -33,6 +33,12 @@
  * dispatch callback, which must close it or keep it.  Writes never block:
  * messages wait in the channel's queue until the socket takes them.
  *
+ * Back-pressure: ipc_queued() says how many bytes wait, and a sender that
+ * stops producing when they are too many learns when to start again from
+ * the drain callback (ipc_set_drain): it runs, from the event loop, each
+ * time a write takes the bytes waiting from above lowat to lowat or
+ * below.  It may send and may free the channel.
+ *
  * Secrets: ipc_send_secret queues a payload like ipc_send_mw, then wipes
  * the writer, and the queued copy is wiped once written (or when the
  * channel is freed), so that no copy of a key outlives its sending.  A
@@ -76,6 +82,7 @@ struct ipc_msg {
 struct ipc;
 typedef void (*ipc_dispatch_cb)(struct ipc *, struct ipc_msg *, void *);
 typedef void (*ipc_error_cb)(struct ipc *, const char *why, void *);
+typedef void (*ipc_drain_cb)(struct ipc *, void *);
 
 struct ipc_out {
 	TAILQ_ENTRY(ipc_out) entry;
@@ -101,6 +108,8 @@ struct ipc {
 	ipc_dispatch_cb	 dispatch;
 	ipc_error_cb	 error;
 	void		*arg;
+	ipc_drain_cb	 drain;		/* see ipc_set_drain */
+	size_t		 drain_lowat;
 	int		 dead;
 	int		 eof;		/* the peer closed cleanly */
 	int		 busy;		/* inside ipc_read: defer free */
@@ -122,6 +131,8 @@ int	ipc_send_secret(struct ipc *, uint32_t type, uint32_t peerid,
 	    struct mw *);
 /* Bytes waiting to be written (for back-pressure decisions). */
 size_t	ipc_queued(struct ipc *);
+/* Call cb (arg of ipc_new) when the bytes waiting fall to lowat. */
+void	ipc_set_drain(struct ipc *, size_t lowat, ipc_drain_cb cb);
 /* Write what can be written now, blocking (used before exit). */
 void	ipc_flush(struct ipc *);
 

@@ -271,6 +271,60 @@ test_flood_and_partial_writes(void)
 	ipc_free(rx);
 }
 
+static int	ndrained;
+static size_t	drained_at;
+
+static void
+on_drain(struct ipc *ipc, void *arg)
+{
+	ndrained++;
+	drained_at = ipc_queued(ipc);
+}
+
+/*
+ * The drain callback runs once each time the queue goes from above the
+ * mark to at or below it, and never for a queue that stayed below.
+ */
+static void
+test_drain_callback(void)
+{
+	static unsigned char payload[IPC_MAX_PAYLOAD];
+	struct ipc *tx, *rx;
+	struct got g;
+	int sp[2], i, n, bufsz = 4096;
+	size_t lowat = 4 * IPC_MAX_MSG;
+
+	memset(&g, 0, sizeof(g));
+	ndrained = 0;
+	pair(sp);
+	setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+	setsockopt(sp[1], SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+	tx = ipc_new(base, sp[0], "tx", rules_ctl_from_master, on_msg, on_err,
+	    &g);
+	rx = ipc_new(base, sp[1], "rx", rules_queued_from_smtpd, on_msg,
+	    on_err, &g);
+	ipc_set_drain(tx, lowat, on_drain);
+	/* Below the mark all along: no call. */
+	CHECK(ipc_send(tx, MSG_Q_DATA, 0, -1, payload, 100) == 0);
+	for (n = 0; n < 20 && g.nmsg < 1; n++)
+		spin();
+	CHECK_INT(g.nmsg, 1);
+	CHECK_INT(ndrained, 0);
+	/* Well above it, then drained: one call, at or below the mark. */
+	for (i = 0; i < 20; i++)
+		CHECK(ipc_send(tx, MSG_Q_DATA, i, -1, payload,
+		    IPC_MAX_PAYLOAD) == 0);
+	CHECK(ipc_queued(tx) > lowat);
+	for (n = 0; n < 400 && g.nmsg < 21; n++)
+		spin();
+	CHECK_INT(g.nmsg, 21);
+	CHECK_INT(ndrained, 1);
+	CHECK(drained_at <= lowat);
+	CHECK_INT(g.errors, 0);
+	ipc_free(tx);
+	ipc_free(rx);
+}
+
 /* Each kind of lie is refused with a reason and kills the channel. */
 static void
 hostile(const char *what, uint32_t type, uint32_t len, uint32_t flags,
@@ -573,6 +627,7 @@ main(void)
 	RUN(test_fd_passing_is_the_same_file);
 	RUN(test_partial_reads);
 	RUN(test_flood_and_partial_writes);
+	RUN(test_drain_callback);
 	RUN(test_hostile_peers);
 	RUN(test_free_inside_dispatch);
 	RUN(test_marshalling);
