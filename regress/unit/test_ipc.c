@@ -236,6 +236,22 @@ test_partial_reads(void)
 	close(sp[0]);
 }
 
+/* A channel to a queued end, with small socket buffers: writes queue. */
+static void
+narrow_pair(struct got *g, struct ipc **tx, struct ipc **rx)
+{
+	int sp[2], bufsz = 4096;
+
+	memset(g, 0, sizeof(*g));
+	pair(sp);
+	setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+	setsockopt(sp[1], SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+	*tx = ipc_new(base, sp[0], "tx", rules_ctl_from_master, on_msg,
+	    on_err, g);
+	*rx = ipc_new(base, sp[1], "rx", rules_queued_from_smtpd, on_msg,
+	    on_err, g);
+}
+
 /* A large queue of writes drains through a full socket buffer. */
 static void
 test_flood_and_partial_writes(void)
@@ -243,16 +259,9 @@ test_flood_and_partial_writes(void)
 	static unsigned char payload[IPC_MAX_PAYLOAD];
 	struct ipc *tx, *rx;
 	struct got g;
-	int sp[2], i, n, bufsz = 4096;
+	int i, n;
 
-	memset(&g, 0, sizeof(g));
-	pair(sp);
-	setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
-	setsockopt(sp[1], SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
-	tx = ipc_new(base, sp[0], "tx", rules_ctl_from_master, on_msg, on_err,
-	    &g);
-	rx = ipc_new(base, sp[1], "rx", rules_queued_from_smtpd, on_msg,
-	    on_err, &g);
+	narrow_pair(&g, &tx, &rx);
 	for (i = 0; i < 60; i++) {
 		payload[0] = (unsigned char)i;
 		CHECK(ipc_send(tx, MSG_Q_DATA, i, -1, payload,
@@ -291,18 +300,11 @@ test_drain_callback(void)
 	static unsigned char payload[IPC_MAX_PAYLOAD];
 	struct ipc *tx, *rx;
 	struct got g;
-	int sp[2], i, n, bufsz = 4096;
+	int i, n;
 	size_t lowat = 4 * IPC_MAX_MSG;
 
-	memset(&g, 0, sizeof(g));
 	ndrained = 0;
-	pair(sp);
-	setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
-	setsockopt(sp[1], SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
-	tx = ipc_new(base, sp[0], "tx", rules_ctl_from_master, on_msg, on_err,
-	    &g);
-	rx = ipc_new(base, sp[1], "rx", rules_queued_from_smtpd, on_msg,
-	    on_err, &g);
+	narrow_pair(&g, &tx, &rx);
 	ipc_set_drain(tx, lowat, on_drain);
 	/* Below the mark all along: no call. */
 	CHECK(ipc_send(tx, MSG_Q_DATA, 0, -1, payload, 100) == 0);
