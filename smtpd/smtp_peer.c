@@ -12,8 +12,10 @@
  * Back-pressure.  Data travels to queued in MSG_Q_DATA chunks; when more
  * than SMTP_QUEUED_HIGH bytes wait on that channel (queued is slower than
  * the clients), sessions sending data pause: they stop reading their
- * client, whose TCP window then closes.  A short timer watches the channel
- * drain below half of that and resumes them in the order they paused.
+ * client, whose TCP window then closes.  When the channel has drained to
+ * half of that (its drain callback, lib/ipc.h), they resume in the order
+ * they paused: at once, not at the next tick of a timer, which made a
+ * paused session's last bytes wait for it.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -24,14 +26,11 @@
 #include "log.h"
 #include "smtpd.h"
 
-#define PEER_PAUSE_POLL_MS	5
-
 struct ipc	*smtpd_authd;
 struct ipc	*smtpd_queued;
 
 static TAILQ_HEAD(, smtp_session) peer_paused =
     TAILQ_HEAD_INITIALIZER(peer_paused);
-static struct event *peer_ev_pause;
 
 static uint32_t
 peer_result(uint32_t res, const char *what)
@@ -162,16 +161,12 @@ smtp_peer_mw(void)
 	return &mw;
 }
 
+/* Queued's channel is down to half the limit: the paused go on. */
 static void
-peer_pause_tick(evutil_socket_t fd, short ev, void *arg)
+peer_queued_drained(struct ipc *ipc, void *arg)
 {
 	struct smtp_session *s;
-	struct timeval tv = { 0, PEER_PAUSE_POLL_MS * 1000 };
 
-	if (ipc_queued(smtpd_queued) > SMTP_QUEUED_HIGH / 2) {
-		evtimer_add(peer_ev_pause, &tv);
-		return;
-	}
 	while ((s = TAILQ_FIRST(&peer_paused)) != NULL) {
 		smtp_peer_unpause(s);
 		smtp_io_kick(s);
@@ -188,14 +183,10 @@ smtp_peer_congested(void)
 void
 smtp_peer_pause(struct smtp_session *s)
 {
-	struct timeval tv = { 0, PEER_PAUSE_POLL_MS * 1000 };
-
 	if (s->flags & SMTP_F_PAUSED)
 		return;
 	s->flags |= SMTP_F_PAUSED;
 	TAILQ_INSERT_TAIL(&peer_paused, s, pause_entry);
-	if (!evtimer_pending(peer_ev_pause, NULL))
-		evtimer_add(peer_ev_pause, &tv);
 }
 
 void
@@ -228,7 +219,5 @@ smtp_peer_queued(int fd)
 	    NULL);
 	if (smtpd_queued == NULL)
 		fatal("queued channel");
-	if ((peer_ev_pause = evtimer_new(child_base, peer_pause_tick,
-	    NULL)) == NULL)
-		fatalx("evtimer_new");
+	ipc_set_drain(smtpd_queued, SMTP_QUEUED_HIGH / 2, peer_queued_drained);
 }
