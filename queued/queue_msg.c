@@ -224,6 +224,7 @@ struct msg_rec {
 	uint64_t	 id;
 	int		 final;
 	int		 removed;
+	uint64_t	 pooled[2];	/* the files, in free/ (queue_pool.c) */
 	struct dbuf	*logs;
 };
 
@@ -234,6 +235,9 @@ msg_recorded(void *arg, int error)
 	struct qmsg *m;
 	const char *p, *end;
 
+	/* Their removal is on disk: the files may hold new messages. */
+	pool_settle(rec->pooled[0], error == 0);
+	pool_settle(rec->pooled[1], error == 0);
 	if (rec->logs != NULL) {
 		p = (const char *)rec->logs->data;
 		end = p + rec->logs->len;
@@ -294,7 +298,7 @@ msg_record(struct qmsg *m, int final)
 	} else
 		msg_summarize(m, m->env);
 	if (rec->removed)
-		spool_remove(m->id);
+		spool_remove(m->id, rec->pooled);
 	else if (spool_write_env(DIR_QUEUE, m->id, m->env, 0) == -1)
 		log_warn("queued: id=%s envelope not recorded", qid);
 	else if (!final && spool_mark_inflight(m->id) == -1)

@@ -3,7 +3,8 @@
  *
  *	void	pool_init(void)
  *	int	pool_create(const char *path)
- *	void	pool_release(const char *path)
+ *	uint64_t pool_release(const char *path)
+ *	void	pool_settle(uint64_t name, int synced)
  *
  * Why.  A message used to cost two new inodes (its content and its
  * envelope), two freed ones, and the blocks of both allocated and freed.
@@ -23,7 +24,8 @@
  * one before it in that file.
  *
  * pool_init() (at start, before recovery) makes free/ and takes the
- * files in it; a name that is not ours is removed.
+ * files in it (their removal from queue/ is on disk: they are seen
+ * there); a name that is not ours is removed.
  *
  * pool_create() opens path for writing at offset 0, mode 0600, with
  * O_CREAT|O_EXCL semantics (EEXIST if path exists): a file from free/
@@ -38,9 +40,16 @@
  * one may still be held, or that reader would see the next message's
  * bytes).  The file is renamed into free/, or unlinked when the pool is
  * full.  The rename is the removal, and the caller's sync makes it
- * durable as it would an unlink.  Errors are logged.  The bytes of a
- * delivered message stay in its file until the file is used again: free/
- * is as private as queue/ (queued's user only).
+ * durable as it would an unlink.  It returns the file's name in free/
+ * (0 when it was unlinked, or is gone), which the caller hands to
+ * pool_settle() once that sync has returned: only then may the file be
+ * used again (synced), or it is unlinked (the sync failed).  Why wait: if
+ * a new message were written into the file before its removal from
+ * queue/ is on disk, a power loss could bring the old message back with
+ * the new one's bytes in it, and deliver them to the old recipients.
+ * Errors are logged.  The bytes of a delivered message stay in its file
+ * until the file is used again: free/ is as private as queue/ (queued's
+ * user only).
  *
  * Only new files come from the pool.  A rewritten envelope is still a
  * new file renamed over the old one (queue_spool.c): writing over an
@@ -67,7 +76,8 @@
 
 static uint64_t	 pool[POOL_MAX];	/* names in free/, a stack */
 static size_t	 npool;
-static uint64_t	 pool_seq;		/* the next name */
+static size_t	 nunsettled;		/* released, not yet synced */
+static uint64_t	 pool_seq = 1;		/* the next name; 0 is none */
 static int	 pool_off;
 
 static void
@@ -97,7 +107,7 @@ pool_init(void)
 		errno = 0;
 		name = strtoull(de->d_name, &end, 16);
 		if (strlen(de->d_name) != 16 || *end != '\0' || errno != 0 ||
-		    npool == POOL_MAX) {
+		    name == 0 || npool == POOL_MAX) {
 			if (unlink(path) == -1)
 				log_warn("unlink %s", path);
 			continue;
@@ -167,22 +177,40 @@ pool_create(const char *path)
 	return fd;
 }
 
-void
+uint64_t
 pool_release(const char *path)
 {
 	char to[64];
 	uint64_t name;
 
-	if (!pool_off && npool < POOL_MAX) {
+	if (!pool_off && npool + nunsettled < POOL_MAX) {
 		name = pool_seq++;
 		pool_path(to, sizeof(to), name);
 		if (rename(path, to) == 0) {
-			pool[npool++] = name;
-			return;
+			nunsettled++;
+			return name;
 		}
 		if (errno == ENOENT)
-			return;
+			return 0;
 	}
+	if (unlink(path) == -1 && errno != ENOENT)
+		log_warn("unlink %s", path);
+	return 0;
+}
+
+void
+pool_settle(uint64_t name, int synced)
+{
+	char path[64];
+
+	if (name == 0)
+		return;
+	nunsettled--;
+	if (synced && npool < POOL_MAX) {
+		pool[npool++] = name;
+		return;
+	}
+	pool_path(path, sizeof(path), name);
 	if (unlink(path) == -1 && errno != ENOENT)
 		log_warn("unlink %s", path);
 }

@@ -253,17 +253,18 @@ spool_commit_files(uint64_t id)
 /*
  * Remove a message whose files nobody else has open (every batch is
  * done), keeping its inodes for new files (queue_pool.c): envelope
- * first, so no envelope outlives its content.
+ * first, so no envelope outlives its content.  pooled[] gets their names
+ * in free/, for pool_settle() when the caller's sync has returned.
  */
 void
-spool_remove(uint64_t id)
+spool_remove(uint64_t id, uint64_t pooled[2])
 {
 	char path[64];
 
 	spool_path(path, sizeof(path), DIR_QUEUE, id, ".env");
-	pool_release(path);
+	pooled[0] = pool_release(path);
 	spool_path(path, sizeof(path), DIR_QUEUE, id, "");
-	pool_release(path);
+	pooled[1] = pool_release(path);
 }
 
 /* Remove a message: envelope first, so no envelope outlives its content. */

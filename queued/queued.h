@@ -100,7 +100,7 @@ int	spool_read_env(uint64_t id, struct envelope *, const char **why);
 int	spool_mark_inflight(uint64_t id);
 int	spool_commit_files(uint64_t id);
 void	spool_unlink(const char *dir, uint64_t id);
-void	spool_remove(uint64_t id);
+void	spool_remove(uint64_t id, uint64_t pooled[2]);
 void	spool_corrupt(uint64_t id, const char *why);
 int	spool_write_all(int fd, const void *, size_t);
 int	spool_close_file(int fd, uint64_t len);
@@ -110,7 +110,8 @@ void	spool_recover(int64_t now);
 /* queue_pool.c */
 void	pool_init(void);
 int	pool_create(const char *path);
-void	pool_release(const char *path);
+uint64_t pool_release(const char *path);
+void	pool_settle(uint64_t name, int synced);
 
 /* queue_sync.c */
 typedef void (*qsync_cb)(void *arg, int error);

@@ -1,5 +1,6 @@
 /*
- * test_queue_spool: how queued picks the id of a new spool file.
+ * test_queue_spool: how queued picks the id of a new spool file, and
+ * when a released file may hold a new message (queue_pool.c).
  *
  * Ids are drawn from arc4random(); this file defines its own, so that a
  * test can make the draw collide on purpose.
@@ -113,6 +114,52 @@ test_open_skips_queue(void)
 	rm(DIR_INCOMING, id_of(0x44));
 }
 
+static ino_t
+inode_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/*
+ * A released file is used again only once its removal was synced
+ * (pool_settle); a failed sync sees it unlinked instead.
+ */
+static void
+test_pool_reuse_after_settle(void)
+{
+	char a[64], b[64], c[64], freed[64];
+	uint64_t name;
+	ino_t ino;
+	int fd;
+
+	touch(DIR_QUEUE, id_of(0x55));
+	spool_path(a, sizeof(a), DIR_QUEUE, id_of(0x55), "");
+	ino = inode_of(a);
+	name = pool_release(a);
+	CHECK(name != 0);
+	CHECK(inode_of(a) == 0);
+	/* Not yet settled: a new file is a new inode. */
+	spool_path(b, sizeof(b), DIR_INCOMING, id_of(0x66), "");
+	CHECK((fd = pool_create(b)) != -1);
+	close(fd);
+	CHECK(inode_of(b) != ino);
+	pool_settle(name, 1);
+	spool_path(c, sizeof(c), DIR_INCOMING, id_of(0x77), "");
+	CHECK((fd = pool_create(c)) != -1);
+	close(fd);
+	CHECK(inode_of(c) == ino);
+	/* A release whose sync failed is not used again. */
+	name = pool_release(c);
+	snprintf(freed, sizeof(freed), "%s/%016llX", DIR_FREE,
+	    (unsigned long long)name);
+	CHECK(inode_of(freed) == ino);
+	pool_settle(name, 0);
+	CHECK(inode_of(freed) == 0);
+	unlink(b);
+}
+
 int
 main(void)
 {
@@ -125,6 +172,7 @@ main(void)
 	spool_init();
 	RUN(test_open_skips_incoming);
 	RUN(test_open_skips_queue);
+	RUN(test_pool_reuse_after_settle);
 	rmdir(DIR_INCOMING);
 	rmdir(DIR_QUEUE);
 	rmdir(DIR_CORRUPT);
