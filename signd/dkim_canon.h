@@ -20,8 +20,10 @@
  * bytes written, or (size_t)-1 when out is too small or the field has no
  * colon.  Nothing is NUL-terminated.
  *
- * The body canonicalizer is a byte-at-a-time state machine that never
- * holds the body: the only state carried between chunks is a held CR
+ * The body canonicalizer is a state machine that never holds the body:
+ * stretches that need no change (ordinary text: CRLF lines, single
+ * spaces) are found 16 bytes at a time and go out as they lie; the rest
+ * goes byte by byte. The only state carried between chunks is a held CR
  * (which may start a CRLF), a pending-whitespace flag (relaxed), whether
  * the current line has content, and a count of empty lines not yet
  * written.  Empty lines are written only when a non-empty line follows, so

@@ -237,6 +237,56 @@ test_body_random(void)
 	}
 }
 
+/*
+ * Text-like bodies, long enough for the 16-byte fast path, with the odd
+ * byte that spoils a stretch (runs of spaces, tabs, trailing space, bare
+ * LF, lone CR, empty lines) placed anywhere, often a long tail of empty
+ * lines, fed in chunks of any size.
+ */
+static void
+test_body_text_random(void)
+{
+	static const char odd[] = "  \t\r\n \r\n\r\n\n\r";
+	static char in[4096], want[16384];
+	static struct sink s;
+	size_t len, wlen, i, step, col;
+	int round, c, rate;
+
+	srandom(8463);
+	for (round = 0; round < 4000; round++) {
+		len = random() % sizeof(in);
+		rate = 1 + random() % 400;	/* odd bytes per 10,000 */
+		for (i = 0, col = 0; i < len; i++, col++) {
+			if (random() % 10000 < rate)
+				in[i] = odd[random() % (sizeof(odd) - 1)];
+			else if (col >= 60 + (size_t)random() % 16 &&
+			    i + 1 < len) {
+				in[i++] = '\r';
+				in[i] = '\n';
+				col = 0;
+			} else
+				in[i] = random() % 6 == 0 ? ' ' :
+				    'a' + random() % 26;
+		}
+		/* often a tail of empty lines, long enough to be scanned */
+		if (round % 2 == 0)
+			for (i = random() % 40; i > 0 && len + 2 <= sizeof(in);
+			    i--, len += 2)
+				memcpy(in + len, "\r\n", 2);
+		for (c = DKIM_CANON_SIMPLE; c <= DKIM_CANON_RELAXED; c++) {
+			wlen = ref_body(c, in, len, want);
+			step = round % 3 == 0 ? 0 : 1 + random() % 700;
+			canon_body(c, in, len, step, &s);
+			if (s.len != wlen || memcmp(s.buf, want, wlen) != 0) {
+				CHECK(0);
+				printf("#   round %d canon %d len %zu\n",
+				    round, c, len);
+				return;
+			}
+		}
+	}
+}
+
 /* Output arrives in buffer-sized pieces, not one call per run. */
 static void
 test_body_batched(void)
@@ -260,6 +310,7 @@ main(void)
 	RUN(test_header_edges);
 	RUN(test_body_edges);
 	RUN(test_body_random);
+	RUN(test_body_text_random);
 	RUN(test_body_batched);
 	return unit_done();
 }
