@@ -15,12 +15,17 @@
  * shared with a process that writes a lot (syncfs would flush that too).
  *
  * How.  Callers on the event loop hand a callback to qsync_request().
- * A single thread waits for requests; it takes every request that is
- * waiting, runs syncfs() once, and passes the whole group back through a
- * pipe that the event loop watches; the callbacks then run on the event
- * loop, in order, with the result (0 or an errno).  Requests that arrive
- * while a sync is running wait for the next one, which starts as soon as
- * that one ends.  The event loop never waits for the disk.
+ * The requests made while the loop handles one event (one read from a
+ * channel may carry dozens of commits) are gathered and handed over
+ * together once that handler returns, so they share a sync by design
+ * rather than by luck of timing; handing over the first alone would
+ * start a sync that the others then wait behind.  A single thread waits
+ * for requests; it takes every request that is waiting, runs syncfs()
+ * once, and passes the whole group back through a pipe that the event
+ * loop watches; the callbacks then run on the event loop, in order, with
+ * the result (0 or an errno).  Requests that arrive while a sync is
+ * running wait for the next one, which starts as soon as that one ends.
+ * The event loop never waits for the disk.
  *
  * syncfs returns write-back errors since Linux 5.8; an error fails every
  * request of the group (the commit answers a temporary failure).
@@ -51,6 +56,8 @@ TAILQ_HEAD(qsync_list, qsync_req);
 
 static pthread_mutex_t	 qs_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 qs_cond = PTHREAD_COND_INITIALIZER;
+static struct qsync_list qs_gather = TAILQ_HEAD_INITIALIZER(qs_gather);
+static struct event	*qs_hand_ev;	/* hands qs_gather over */
 static struct qsync_list qs_waiting = TAILQ_HEAD_INITIALIZER(qs_waiting);
 static struct qsync_list qs_done = TAILQ_HEAD_INITIALIZER(qs_done);
 static int		 qs_dirfd = -1;
@@ -112,6 +119,16 @@ qsync_on_done(evutil_socket_t fd, short ev, void *arg)
 	}
 }
 
+/* After the handler that made them: the gathered requests, to the thread. */
+static void
+qsync_hand_over(evutil_socket_t fd, short ev, void *arg)
+{
+	pthread_mutex_lock(&qs_lock);
+	TAILQ_CONCAT(&qs_waiting, &qs_gather, entry);
+	pthread_cond_signal(&qs_cond);
+	pthread_mutex_unlock(&qs_lock);
+}
+
 void
 qsync_init(void)
 {
@@ -130,6 +147,9 @@ qsync_init(void)
 	    qsync_on_done, NULL);
 	if (qs_ev == NULL || event_add(qs_ev, NULL) == -1)
 		fatalx("sync event");
+	if ((qs_hand_ev = event_new(child_base, -1, 0, qsync_hand_over,
+	    NULL)) == NULL)
+		fatalx("sync event");
 	if ((errno = pthread_create(&t, NULL, qsync_thread, NULL)) != 0)
 		fatal("pthread_create");
 	pthread_detach(t);
@@ -144,10 +164,9 @@ qsync_request(qsync_cb cb, void *arg)
 		fatal("qsync_request");
 	r->cb = cb;
 	r->arg = arg;
-	pthread_mutex_lock(&qs_lock);
-	TAILQ_INSERT_TAIL(&qs_waiting, r, entry);
-	pthread_cond_signal(&qs_cond);
-	pthread_mutex_unlock(&qs_lock);
+	if (TAILQ_EMPTY(&qs_gather))
+		event_active(qs_hand_ev, 0, 0);
+	TAILQ_INSERT_TAIL(&qs_gather, r, entry);
 }
 
 uint64_t

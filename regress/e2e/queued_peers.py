@@ -27,7 +27,7 @@ import time
 
 import postern_test
 
-from ipcpeer import P, R, W, Channel
+from ipcpeer import HDR, P, R, W, Channel
 
 # Names the tests use, from lib/proto.h (through ipcpeer).
 globals().update({k: v for k, v in vars(P).items()
@@ -221,6 +221,22 @@ class Queued:
         self.signd.send(MSG_SIGN_RES, W().u64(req).u32(result).str(reason)
                         .bytes(header if result == RES_OK else b""))
         return req, ticket, content
+
+    def answer_signs_at_once(self, n, timeout=10):
+        """Take n MSG_SIGN requests, then answer them all in one write,
+        as a busy signd's answers arrive: queued reads them together."""
+        reqs = []
+        for _ in range(n):
+            _, p, fd = self.signd.expect(MSG_SIGN, timeout)
+            if fd is not None:
+                os.close(fd)
+            reqs.append(R(p).u64())
+        data = b""
+        for req in reqs:
+            pl = W().u64(req).u32(RES_OK).str("").bytes(
+                b"DKIM-Signature: v=1; d=example.com; b=x\r\n").data
+            data += HDR.pack(MSG_SIGN_RES, len(pl), 0, 0) + pl
+        self.signd.sock.sendall(data)
 
     def commit_res(self, timeout=10):
         _, p, _ = self.smtpd.expect(MSG_Q_COMMIT_RES, timeout)

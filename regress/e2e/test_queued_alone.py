@@ -105,13 +105,15 @@ def test_group_commit_shares_syncs():
             res, mid = q.open("scans@example.com")
             ids.append(mid)
             q.send_message(mid, ["a@example.org"], msg(i))
-        for _ in range(n):
-            q.answer_sign()
+        # The signing answers arrive together, as from a busy signd: the
+        # commits they complete are made in one pass of queued's loop and
+        # share one sync, whatever the speed of the disk.
+        q.answer_signs_at_once(n)
         got = [q.commit_res() for _ in range(n)]
         assert all(r[1] == RES_OK for r in got), got[:3]
         syncs = int(q.ctl("stats")[2][0]["syncs"])
         print("# %d commits, %d syncs" % (n, syncs))
-        assert syncs < n, syncs
+        assert syncs <= n // 10, syncs
 
 
 def test_abort_and_write_error_leave_nothing():
