@@ -611,14 +611,18 @@ class OpenSMTPD(Peer):
     namespace.  It gets an RSA certificate (its Debian build cannot finish
     a handshake with OpenSSL 3 and an ECDSA key) and, for the same bug
     with RSA under OpenSSL 3.0.2x, a preload (opensmtpd-ossl3.c); its
-    listen backlog is a compiled-in 5."""
+    listen backlog is a compiled-in 5.  Its outbound limits for a route
+    (5 connections, 5 s between connections, 3 s after a disconnect,
+    tasks released 10 at a time) are raised in smtpd.conf.in, as for a
+    smarthost relay; stock, they hold it to about 20 deliveries a
+    second."""
     name = "opensmtpd"
     label = "OpenSMTPD 6.8 + filter-dkimsign 0.5"
     about = ("RSA certificate and a preload fixing its privsep TLS under OpenSSL 3 "
              "(opensmtpd-ossl3.c); two chained filter processes; listen backlog 5 "
-             "(compiled in); relays over one connection at a time, the final dot "
-             "written alone so that Nagle waits for the sink's delayed ACK (~40 ms "
-             "a message)")
+             "(compiled in: the conn_errors); outbound route limits raised to Postfix's "
+             "(20 connections, no delays between them, larger task batches): stock, "
+             "it relays to one host at about 20 messages a second")
 
     def start(self):
         sm = pkgroot("opensmtpd")
@@ -932,13 +936,15 @@ def print_table(results, sizes, selected):
     for size in sizes:
         wl = WORKLOAD % size_name(size)
         rows.append((wl,))
+        # The best peer is the one that delivers most: a message counts
+        # when it reaches the sink, not when it is accepted.
         best = None
         for cls in selected:
             res = results.get(cls.name, {}).get(size)
             if not res:
                 continue
-            if res["msgs_per_s"] is not None and (best is None or
-                                                  res["msgs_per_s"] > best[1]["msgs_per_s"]):
+            if res["e2e_msgs_per_s"] is not None and (
+                    best is None or res["e2e_msgs_per_s"] > best[1]["e2e_msgs_per_s"]):
                 best = (cls, res)
             notes = [dkim_word(res)]
             if res["signs"] != Peer.signs:
@@ -953,9 +959,11 @@ def print_table(results, sizes, selected):
         p = postern.get(wl)
         if p and isinstance(p.get("msgs_per_s"), (int, float)):
             verdict = "no peer figure"
-            if best:
-                ratio = p["msgs_per_s"] / best[1]["msgs_per_s"]
-                verdict = "%.2fx the best peer (%s)" % (ratio, best[0].name)
+            pe2e = p.get("e2e_msgs_per_s")
+            if best and isinstance(pe2e, (int, float)):
+                ratio = pe2e / best[1]["e2e_msgs_per_s"]
+                verdict = "%.2fx the best peer (%s) end to end, %.2fx accepted" % (
+                    ratio, best[0].name, p["msgs_per_s"] / best[1]["msgs_per_s"])
                 if size in TARGET:
                     verdict += ", target %.1fx %s" % (TARGET[size], "met" if ratio >= TARGET[size]
                                                       else "NOT met")
@@ -963,7 +971,8 @@ def print_table(results, sizes, selected):
                     verdict += "; p99 %s its p50" % (
                         "below" if p["p99_ms"] < best[1]["p50_ms"] else "NOT below")
             rows.append(("  postern (bench.json of %s)" % when, fmt(p["msgs_per_s"]),
-                         fmt(p.get("p50_ms"), "%.1f"), fmt(p.get("p99_ms"), "%.1f"), "-", "-",
+                         fmt(p.get("p50_ms"), "%.1f"), fmt(p.get("p99_ms"), "%.1f"),
+                         fmt(p.get("e2e_msgs_per_s")), fmt(p.get("drain_s"), "%.1f"),
                          "", verdict))
         else:
             rows.append(("  postern", "-", "-", "-", "-", "-", "",
