@@ -10,8 +10,9 @@ Each throughput figure is the median of --runs steady-state runs of
 started as in the tests (its own root, loopback address and ports),
 relaying to regress/bench/benchsink.  A run ends only when every accepted
 message has reached the sink, and one delivered message is checked with
-python3-dkim.  Prints one table; figures are also written as JSON to
-build/bench.json.
+python3-dkim.  The CPU each process spends per message, over one run of
+each workload, says where the time goes.  Prints one table; figures are
+also written as JSON to build/bench.json.
 """
 import argparse
 import json
@@ -211,6 +212,53 @@ def throughput(size, label):
                   "verified (%d sigs)" % dk[1] if dk and dk[0] else "NOT verified")))
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process, all its threads, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_split(size, label):
+    """Where the time goes: CPU per accepted message of each postern
+    process, of the load generator and of the sink, over one run of the
+    workload (warm-up included, every message delivered)."""
+    sink = BenchSink()
+    p, tok, _ = postern_instance(sink)
+    try:
+        procs = dict(p.children())
+        procs["posternd"] = p.proc.pid
+        procs["benchsink"] = sink.proc.pid
+        before = {n: cpu_seconds(pid) for n, pid in procs.items()}
+        cmd = [LOADGEN, "-H", p.ip, "-p", str(p.ports["starttls"]), "-c", "50", "-m", "20",
+               "-z", str(size), "-t", "starttls", "-r", "sink@dest.test",
+               "-u", "bench@example.com", "-k", tok, "-d", str(args.seconds),
+               "-w", str(args.warmup)]
+        lg = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        out = lg.stdout.read()
+        lg.stdout.close()
+        _, _, ru = os.wait4(lg.pid, 0)
+        lg.returncode = 0
+        kv = parse_kv(out.strip().splitlines()[-1] if out.strip() else "")
+        accepted = int(kv.get("accepted", 0))
+        if accepted == 0:
+            rows.append(("CPU per message, " + label, "no figure", out[-200:]))
+            return
+        wait_for(lambda: sink.count() >= accepted, 600, "the sink to get every message",
+                 interval=0.1)
+        used = {n: cpu_seconds(pid) - before[n] for n, pid in procs.items()}
+    finally:
+        p.cleanup()
+        sink.stop()
+    used["loadgen"] = ru.ru_utime + ru.ru_stime
+    per = {n: v / accepted * 1e6 for n, v in used.items()}
+    server = sum(v for n, v in per.items() if n not in ("loadgen", "benchsink"))
+    results["cpu_" + label] = {"accepted": accepted, "us_per_msg": per}
+    rows.append(("CPU per message, " + label, "%.0f us server" % server,
+                 ", ".join("%s %.0f" % (n, v) for n, v in
+                           sorted(per.items(), key=lambda kv: -kv[1]))))
+
+
 def loadgen_ceiling():
     sink = BenchSink("starttls")
     try:
@@ -313,6 +361,9 @@ if want("ceiling"):
 if want("tput"):
     throughput(2048, "50x20, 2 KB, STARTTLS+AUTH, dual DKIM, to sink")
     throughput(100 * 1024, "50x20, 100 KB, STARTTLS+AUTH, dual DKIM, to sink")
+if want("cpu"):
+    cpu_split(2048, "2 KB workload")
+    cpu_split(100 * 1024, "100 KB workload")
 if want("idle"):
     idle_sessions(1000)
     idle_sessions(10000)
