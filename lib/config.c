@@ -696,11 +696,28 @@ conf_hop(struct parser *p, const char *what, const char *url, struct hop *hop)
 	return 0;
 }
 
+/*
+ * "required" or "verify" after "tls": route flags (verify implies
+ * required: a certificate is only checked on TLS); -1 after an error.
+ */
+static int
+conf_tls_flags(struct parser *p, const char *what, const char *word)
+{
+	if (strcmp(word, "required") == 0)
+		return ROUTE_TLS_REQUIRED;
+	if (strcmp(word, "verify") == 0)
+		return ROUTE_TLS_REQUIRED | ROUTE_TLS_VERIFY;
+	conf_err(p, "%s: tls: expected required or verify, not '%s'", what,
+	    conf_word(p, word));
+	return -1;
+}
+
 static int
 kw_relay(struct parser *p, const struct kw *kw, int argc, char **argv)
 {
 	struct config *conf = p->conf;
 	struct hop hop;
+	int i, flags = 0, have_creds = 0;
 
 	if (p->relay_line != 0) {
 		conf_err(p, "relay: already set at line %d", p->relay_line);
@@ -723,16 +740,31 @@ kw_relay(struct parser *p, const struct kw *kw, int argc, char **argv)
 	}
 	if (conf_hop(p, "relay", argv[1], &hop) == -1)
 		return -1;
-	if (argc == 3 || (argc == 4 && strcmp(argv[2], "credentials") != 0)) {
-		conf_err(p, "relay: expected 'credentials PATH' after the URL");
-		return -1;
+	/* Then, in any order: credentials PATH, tls (required | verify). */
+	for (i = 2; i < argc; i += 2) {
+		if (strcmp(argv[i], "credentials") == 0 && i + 1 < argc &&
+		    !have_creds) {
+			if (conf_path(p, "relay: credentials", argv[i + 1],
+			    conf->relay_credentials,
+			    sizeof(conf->relay_credentials)) == -1)
+				return -1;
+			have_creds = 1;
+		} else if (strcmp(argv[i], "tls") == 0 && i + 1 < argc &&
+		    flags == 0) {
+			if ((flags = conf_tls_flags(p, "relay",
+			    argv[i + 1])) == -1)
+				return -1;
+		} else {
+			conf_err(p, "relay: expected 'credentials PATH' or "
+			    "'tls required|verify' after the URL, not '%s'",
+			    conf_word(p, argv[i]));
+			return -1;
+		}
 	}
-	if (argc == 4 && conf_path(p, "relay: credentials", argv[3],
-	    conf->relay_credentials, sizeof(conf->relay_credentials)) == -1)
-		return -1;
 	p->relay_line = p->line;
 	conf->relay_mode = RELAY_SMARTHOST;
 	conf->smarthost = hop;
+	conf->smarthost_flags = flags;
 	return 0;
 }
 
@@ -741,6 +773,7 @@ kw_route(struct parser *p, const struct kw *kw, int argc, char **argv)
 {
 	struct route *r;
 	char name[sizeof(r->domain)];
+	int flags = 0;
 
 	if (!conf_dns_name(argv[0], 0)) {
 		conf_err(p, "route: invalid domain name '%s'",
@@ -759,12 +792,8 @@ kw_route(struct parser *p, const struct kw *kw, int argc, char **argv)
 		    "after the URL");
 		return -1;
 	}
-	if (argc == 5 && strcmp(argv[4], "required") != 0 &&
-	    strcmp(argv[4], "verify") != 0) {
-		conf_err(p, "route: tls: expected required or verify, not "
-		    "'%s'", conf_word(p, argv[4]));
+	if (argc == 5 && (flags = conf_tls_flags(p, "route", argv[4])) == -1)
 		return -1;
-	}
 	if (nameset_find(&p->routes, name) != NULL) {
 		conf_err(p, "route: duplicate route for %s", name);
 		return -1;
@@ -778,10 +807,7 @@ kw_route(struct parser *p, const struct kw *kw, int argc, char **argv)
 		return -1;
 	}
 	memcpy(r->domain, name, sizeof(r->domain));
-	/* verify implies required: a certificate is only checked on TLS. */
-	if (argc == 5)
-		r->flags = argv[4][0] == 'v' ?
-		    ROUTE_TLS_REQUIRED | ROUTE_TLS_VERIFY : ROUTE_TLS_REQUIRED;
+	r->flags = flags;
 	if (nameset_add(&p->routes, r->domain) == -1) {
 		conf_err(p, "out of memory");
 		free(r);
@@ -1196,7 +1222,7 @@ static const struct kw conf_keywords[] = {
 	  .fn = kw_listen },
 	{ .name = "domain", .where = IN_TOP, .block = 1, .minargs = 1,
 	  .maxargs = 1, .fn = kw_domain },
-	{ .name = "relay", .where = IN_TOP, .minargs = 2, .maxargs = 4,
+	{ .name = "relay", .where = IN_TOP, .minargs = 2, .maxargs = 6,
 	  .fn = kw_relay },
 	{ .name = "route", .where = IN_TOP, .minargs = 3, .maxargs = 5,
 	  .fn = kw_route },

@@ -31,8 +31,8 @@
  *	}
  *
  *	relay via mx
- *	relay via URL [credentials PATH]	smtp://, smtp+starttls://,
- *						smtps://  host[:port]
+ *	relay via URL [credentials PATH] [tls (required | verify)]
+ *		URL: smtp://, smtp+starttls://, smtps://  host[:port]
  *	route DOMAIN via URL [tls (required | verify)]
  *	resolver (system | ADDR [port N] ...)
  *	trust-anchor PATH
@@ -170,6 +170,7 @@ struct config {
 
 	enum relay_mode	 relay_mode;
 	struct hop	 smarthost;
+	int		 smarthost_flags;	/* ROUTE_TLS_* */
 	char		 relay_credentials[PATH_MAX];
 	int		 nresolvers;		/* 0: system resolv.conf */
 	char		 resolver[CONF_MAX_RESOLVERS][64];	/* addr@port */

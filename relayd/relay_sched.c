@@ -487,6 +487,7 @@ dest_get(const struct relay_batch *b)
 	} else if (sched_conf->relay_mode == RELAY_SMARTHOST) {
 		key.kind = DEST_HOP;
 		key.hop = sched_conf->smarthost;
+		key.flags = sched_conf->smarthost_flags;
 		key.auth = have_creds;
 		found = 1;
 	}

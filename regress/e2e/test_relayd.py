@@ -482,6 +482,24 @@ def test_starttls_to_sink():
             p.wait_log(r"relayd\[\d+\]: id=\S+ to=<a@dest.test> .*status=sent tls=TLSv1\.[23]")
 
 
+def test_smarthost_tls_verify_and_required():
+    """relay via URL tls verify: a smarthost whose certificate does not
+    verify (self-signed) gets nothing and the message waits; with tls
+    required the same server gets it, over TLS."""
+    cert, key = tls_files()
+    with Sink(args=["--tls", "%s,%s" % (cert, key)]) as sink:
+        with RelayPostern(relay=sink.url() + " tls verify") as p:
+            p.send(["a@dest.test"])
+            line = p.wait_log(r"relayd\[\d+\]: id=\S+ to=<a@dest.test> .*status=deferred.*")[0]
+            assert "dsn=4." in line and "certificate" in line, line
+            assert sink.messages() == []
+        with RelayPostern(relay=sink.url() + " tls required") as p:
+            p.send(["b@dest.test"])
+            env, raw = sink.wait_messages(1)[0]
+            assert env["tls"] is True and env["rcpt_tos"] == ["b@dest.test"], env
+            p.wait_log(r"relayd\[\d+\]: id=\S+ to=<b@dest.test> .*status=sent tls=TLSv1\.[23]")
+
+
 def test_route_override_and_tls_required():
     """A route sends one domain elsewhere; "tls required" to a server
     without STARTTLS defers."""

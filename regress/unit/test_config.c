@@ -873,6 +873,54 @@ test_hops(void)
 	}
 }
 
+/* relay via URL: credentials and tls, in either order, each once. */
+static void
+test_smarthost_options(void)
+{
+	struct config *c;
+
+	c = parse("relay via smtp+starttls://h.example credentials /x "
+	    "tls verify\n");
+	CHECK(c != NULL);
+	if (c != NULL) {
+		CHECK_INT(c->smarthost_flags,
+		    ROUTE_TLS_REQUIRED | ROUTE_TLS_VERIFY);
+		CHECK_STR(c->relay_credentials, "/x");
+		config_free(c);
+	}
+	c = parse("relay via smtp://h.example tls required credentials /y\n");
+	CHECK(c != NULL);
+	if (c != NULL) {
+		CHECK_INT(c->smarthost_flags, ROUTE_TLS_REQUIRED);
+		CHECK_STR(c->relay_credentials, "/y");
+		config_free(c);
+	}
+	c = parse("relay via smtp://h.example\n");
+	CHECK(c != NULL);
+	if (c != NULL) {
+		CHECK_INT(c->smarthost_flags, 0);
+		config_free(c);
+	}
+	CHECK(fails_with("relay via smtp://h.example tls maybe\n",
+	    "test.conf:1: relay: tls: expected required or verify, not "
+	    "'maybe'"));
+	CHECK(fails_with("relay via smtp://h.example tls\n",
+	    "test.conf:1: relay: expected 'credentials PATH' or 'tls "
+	    "required|verify' after the URL, not 'tls'"));
+	CHECK(fails_with("relay via smtp://h.example tls verify tls required\n",
+	    "test.conf:1: relay: expected 'credentials PATH' or 'tls "
+	    "required|verify' after the URL, not 'tls'"));
+	CHECK(fails_with("relay via smtp://h.example credentials /a "
+	    "credentials /b\n", "test.conf:1: relay: expected 'credentials "
+	    "PATH' or 'tls required|verify' after the URL, not "
+	    "'credentials'"));
+	CHECK(fails_with("relay via smtp://h.example tls verify extra\n",
+	    "test.conf:1: relay: expected 'credentials PATH' or 'tls "
+	    "required|verify' after the URL, not 'extra'"));
+	CHECK(fails_with("relay via smtp://h.example credentials /a tls "
+	    "verify x y\n", "test.conf:1: relay: extra argument 'x'"));
+}
+
 static void
 test_lookups(void)
 {
@@ -1211,6 +1259,7 @@ main(void)
 	RUN(test_many_errors);
 	RUN(test_durations_sizes);
 	RUN(test_hops);
+	RUN(test_smarthost_options);
 	RUN(test_lookups);
 	RUN(test_listeners);
 	RUN(test_dkim_selectors);
