@@ -42,20 +42,19 @@ _used_ips = set()
 
 def pick_ip():
     """A loopback address of our own (127.0.0.0/8 is all loopback)."""
-    while True:
+    for _ in range(1000):
         ip = "127.%d.%d.%d" % (random.randint(1, 250), random.randint(1, 250),
                                random.randint(2, 250))
         if ip not in _used_ips:
             _used_ips.add(ip)
             return ip
+    raise RuntimeError("no loopback address left")
 
 
 def free_port(ip):
-    s = socket.socket()
-    s.bind((ip, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    with socket.socket() as s:
+        s.bind((ip, 0))
+        return s.getsockname()[1]
 
 
 def wait_for(pred, timeout=10.0, what="condition", interval=0.05):
@@ -66,6 +65,33 @@ def wait_for(pred, timeout=10.0, what="condition", interval=0.05):
             return v
         time.sleep(interval)
     raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+
+
+def stop_process(proc, timeout=10, sig=signal.SIGTERM):
+    """Stops a process the tests started, by its PID: `sig', then SIGKILL
+    if it has not exited within `timeout' seconds.  Returns its exit
+    status."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+def wait_listening(ip, port, proc, what, timeout=10, log=None):
+    """Waits until ip:port accepts a connection; fails at once if proc
+    exits first, with what log() returns if given."""
+    def up():
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError("%s exited%s" % (what, ": " + log() if log else ""))
+        try:
+            socket.create_connection((ip, port), 0.2).close()
+            return True
+        except OSError:
+            return False
+    wait_for(up, timeout, "%s to listen" % what)
 
 
 def tls_files():
@@ -207,18 +233,11 @@ class Postern:
         if self.proc is None:
             return None
         kids = self.children()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        rc = stop_process(self.proc, timeout)
         for pid in kids.values():
             if proc_exists(pid):
                 os.kill(pid, signal.SIGKILL)
         self.logf.close()
-        rc = self.proc.returncode
         self.proc = None
         return rc
 
@@ -356,25 +375,13 @@ class Sink:
                                      stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=self.logf)
 
-        def up():
-            if self.proc.poll() is not None:
-                raise AssertionError("sink exited: %s" % open(self.logpath).read())
-            try:
-                socket.create_connection((self.ip, self.port), 0.2).close()
-                return True
-            except OSError:
-                return False
-        wait_for(up, 10, "sink to listen")
+        wait_listening(self.ip, self.port, self.proc, "sink",
+                       log=lambda: open(self.logpath).read())
         return self
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
         self.proc = None
 
     def __enter__(self):

@@ -21,6 +21,7 @@ import time
 import zlib
 
 from ipcpeer import P, R, W, Channel, kv_read, kv_write, socketpair
+from postern_test import stop_process
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -119,13 +120,7 @@ class Authd:
     def stop(self, sig=signal.SIGTERM):
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
+        rc = stop_process(self.proc, 15, sig)
         self.master.close()
         self.smtpd.close()
         self.logf.close()

@@ -9,20 +9,18 @@ loopback address, serving one static zone (and nothing else: it never
 asks the Internet), with a SERVFAIL responder for one subdomain.  The MX
 hosts listen on port 25 of their own loopback addresses.
 """
-import json
 import os
 import re
 import shutil
 import socket
 import socketserver
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 
-from postern_test import (CACHE, Postern, Sink, free_port, pick_ip, tls_files,
-                          wait_for)
+from postern_test import (CACHE, Postern, Sink, free_port, pick_ip, stop_process,
+                          tls_files, wait_for, wait_listening)
 
 MSG = (b"From: dev@example.com\r\n"
        b"To: someone@dest.test\r\n"
@@ -58,24 +56,11 @@ class Server:
         return False
 
     def wait_listening(self, what):
-        def up():
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError("%s exited" % what)
-            try:
-                socket.create_connection((self.ip, self.port), 0.2).close()
-                return True
-            except OSError:
-                return False
-        wait_for(up, 10, "%s to listen" % what)
+        wait_listening(self.ip, self.port, self.proc, what)
 
     def stop_proc(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
         self.proc = None
 
 

@@ -3,10 +3,8 @@ reload (issue 6: an ISP adds domains all the time), and the TLS
 certificate replaced on SIGHUP without dropping sessions (issue 4)."""
 import os
 import signal
-import smtplib
 import ssl
 import subprocess
-import time
 
 import dkim
 
@@ -18,17 +16,6 @@ def dkim_ok(raw, recs):
         n = (name.decode() if isinstance(name, bytes) else name).rstrip(".")
         return recs.get(n, "").encode()
     return dkim.DKIM(raw).verify(dnsfunc=dnsfunc)
-
-
-def starttls_client(p):
-    s = smtplib.SMTP(p.ip, p.ports["starttls"], timeout=30)
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    s.ehlo("client.test")
-    s.starttls(context=ctx)
-    s.ehlo("client.test")
-    return s
 
 
 def test_domain_added_by_reload_gets_tokens_and_signatures():
@@ -49,7 +36,7 @@ def test_domain_added_by_reload_gets_tokens_and_signatures():
             tok, _ = p.add_token("info@new.example", "pc")
             recs = {i["name"]: i["record"] for i in
                     p.ctl_json("dkim", "dns", "new.example")["items"]}
-            s = starttls_client(p)
+            s = p.smtp_starttls()
             s.login("info@new.example", tok)
             s.sendmail("info@new.example", ["someone@dest.test"],
                        b"From: <info@new.example>\r\nTo: <someone@dest.test>\r\n"
@@ -94,7 +81,7 @@ def test_certificate_reload_keeps_sessions():
         p.start()
         before = cert_of(p)
         # A session that is in the middle of its conversation.
-        s = starttls_client(p)
+        s = p.smtp_starttls()
         make("second.test")
         p.proc.send_signal(signal.SIGHUP)
         p.wait_log(r"smtpd\[\d+\]: configuration reloaded")

@@ -31,6 +31,7 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "regress", "e2e"))
+from postern_test import stop_process  # noqa: E402
 
 # lib/proto.h
 PROC_AUTHD, PROC_QUEUED = 3, 4
@@ -301,13 +302,7 @@ class SmtpdAlone:
     def stop(self):
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
         for ch in (self.master, self.authd, self.queued):
             try:
