@@ -37,7 +37,6 @@ import argparse
 import base64
 import json
 import os
-import random
 import re
 import secrets
 import shutil
@@ -48,6 +47,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from benchlib import BenchSink, Progress, dkim_verify, free_port, parse_kv, pick_ip
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -100,10 +101,6 @@ def sh(cmd, **kw):
     kw.setdefault("text", True)
     kw.setdefault("timeout", 600)
     return subprocess.run(cmd, **kw)
-
-
-def parse_kv(line):
-    return dict(re.findall(r"(\w+)=(\S+)", line))
 
 
 def deadline_loop(seconds, interval):
@@ -272,26 +269,6 @@ class Keys:
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-_used_ips = set()
-
-
-def pick_ip():
-    """A fresh address in 127.0.0.0/8, all of it loopback on Linux."""
-    for _ in range(1000):
-        ip = "127.%d.%d.%d" % (random.randint(1, 254), random.randint(0, 254),
-                               random.randint(2, 254))
-        if ip not in _used_ips:
-            _used_ips.add(ip)
-            return ip
-    raise RuntimeError("no loopback address left")
-
-
-def free_port(ip):
-    with socket.socket() as s:
-        s.bind((ip, 0))
-        return s.getsockname()[1]
 
 
 def smtp_greets(ip, port):
@@ -716,55 +693,7 @@ PEERS = [Postfix, OpenSMTPD, Exim]
 # ---------------------------------------------------------------------
 # Measuring.
 
-class Sink:
-    def __init__(self):
-        self.ip = pick_ip()
-        self.port = free_port(self.ip)
-        self.dir = tempfile.mkdtemp(prefix="postern-peersink-", dir="/var/tmp")
-        self.counter = os.path.join(self.dir, "count")
-        self.saved = os.path.join(self.dir, "first.eml")
-        self.proc = subprocess.Popen([SINK, "-H", self.ip, "-p", str(self.port), "-t", "plain",
-                                      "-o", self.counter, "-s", self.saved],
-                                     stdin=subprocess.DEVNULL)
-        for _ in deadline_loop(10, 0.05):
-            if os.path.exists(self.counter) and port_open(self.ip, self.port):
-                return
-        raise RuntimeError("benchsink did not start")
-
-    def count(self):
-        """Messages received so far (the file is replaced whole)."""
-        try:
-            with open(self.counter) as f:
-                text = f.read().strip()
-        except OSError:
-            return 0
-        return int(text) if text.isdigit() else 0
-
-    def cleanup(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class Progress:
-    """When the sink's count last changed: the end of the run, end to end."""
-
-    def __init__(self, sink):
-        self.sink, self.t0, self.last, self.t_last = sink, time.time(), 0, time.time()
-
-    def poll(self):
-        n = self.sink.count()
-        if n != self.last:
-            self.last, self.t_last = n, time.time()
-        return n
-
-
-def run_loadgen(peer, size, password, progress):
+def run_loadgen(peer, size, password):
     cmd = [LOADGEN, "-H", peer.ip, "-p", str(peer.port), "-c", str(SESSIONS), "-m", str(MSGS),
            "-z", str(size), "-t", "starttls", "-u", USER, "-k", password,
            "-r", "sink@dest.test", "-d", str(args.seconds), "-w", str(args.warmup)]
@@ -772,13 +701,11 @@ def run_loadgen(peer, size, password, progress):
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         # loadgen gives up by itself 120 s after its window; this bound
         # is only a backstop.
-        for _ in deadline_loop(args.seconds + args.warmup + 300, 0.25):
-            progress.poll()
-            if proc.poll() is not None:
-                break
-        if proc.poll() is None:
+        try:
+            proc.wait(args.seconds + args.warmup + 300)
+        except subprocess.TimeoutExpired:
             proc.kill()
-        proc.wait(10)
+            proc.wait(10)
         out.seek(0)
         err.seek(0)
         lines = out.read().strip().splitlines()
@@ -787,37 +714,15 @@ def run_loadgen(peer, size, password, progress):
     return kv
 
 
-def dkim_verify(dkim, path, records):
-    """Checks every DKIM-Signature of a delivered message; returns the
-    list of (algorithm, verified)."""
-    def dnsfunc(name, timeout=5):
-        n = (name.decode() if isinstance(name, bytes) else name).rstrip(".")
-        return records.get(n, "").encode()
-    with open(path, "rb") as f:
-        msg = f.read()
-    d = dkim.DKIM(msg)
-    out = []
-    nsig = len(re.findall(rb"(?mi)^DKIM-Signature:", msg))
-    for i in range(nsig):
-        try:
-            ok = d.verify(idx=i, dnsfunc=dnsfunc)
-        except Exception as e:  # noqa: BLE001 (a verifier error is a failure)
-            log("dkim verify %d: %s" % (i, e))
-            ok = False
-        alg = (d.signature_fields or {}).get(b"a", b"?").decode()
-        out.append((alg, bool(ok)))
-    return out
-
-
 def drain(peer, progress, accepted, timeout):
     """Waits until the sink has every message the run counted and the
     peer's queue is empty (every accepted message went out), the count
     steady for a second.  Returns whether it got there in time."""
-    since = None
+    since = before = None
     for _ in deadline_loop(timeout, 0.25):
-        before = progress.last
-        n = progress.poll()
-        if n >= accepted and n == before and peer.queued() == 0:
+        n = progress.last
+        steady, before = n == before, n
+        if n >= accepted and steady and peer.queued() == 0:
             if since is None:
                 since = time.time()
             elif time.time() - since >= 1:
@@ -831,12 +736,13 @@ def measure(cls, size, keys, dkim):
     label = "%s %d KB" % (cls.name, size // 1024)
     runs, checks, notes = [], None, []
     for i in range(args.runs):
-        sink = Sink()
+        sink = BenchSink(BUILD)
         peer = cls(keys, sink)
+        progress = None
         try:
             peer.start()
             progress = Progress(sink)
-            r = run_loadgen(peer, size, keys.password, progress)
+            r = run_loadgen(peer, size, keys.password)
             lasted = time.time() - progress.t0
             if "msgs_per_s" not in r or int(r.get("messages", 0)) == 0:
                 raise RuntimeError("loadgen: %s\n%s" % (r["_raw"], peer.logtail()))
@@ -846,9 +752,7 @@ def measure(cls, size, keys, dkim):
             # End to end: every delivered message over the time from the
             # start of the load to the last delivery; the drain is how
             # long that was after the load window closed.
-            span = progress.t_last - progress.t0
-            r["e2e_msgs_per_s"] = progress.last / span if span > 0 else 0.0
-            r["drain_s"] = max(0.0, span - args.warmup - args.seconds)
+            r["e2e_msgs_per_s"], r["drain_s"] = progress.end_to_end(args.warmup + args.seconds)
             if lasted > args.warmup + args.seconds + 60:
                 # Sessions finish their message and quit once the window
                 # closes; one still open a minute later is stuck, as after
@@ -872,8 +776,10 @@ def measure(cls, size, keys, dkim):
             log("%s run %d failed: %s" % (label, i + 1, e))
             notes.append("run %d failed: %s" % (i + 1, str(e).splitlines()[0][:200]))
         finally:
+            if progress is not None:
+                progress.stop()
             peer.cleanup()
-            sink.cleanup()
+            sink.stop()
     res = {"runs": len(runs), "notes": notes, "dkim": checks, "signs": cls.signs}
     for k in ("msgs_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "e2e_msgs_per_s"):
         vals = [float(r[k]) for r in runs if k in r]

@@ -17,20 +17,18 @@ also written as JSON to build/bench.json.
 import argparse
 import json
 import os
-import re
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+from benchlib import BenchSink, Progress, dkim_verify, parse_kv, wait_for
+import postern_test
+from postern_test import Postern
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(TOP, "regress", "e2e"))
-import postern_test  # noqa: E402
-from postern_test import Postern, free_port, pick_ip, wait_for  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--build", default="build")
@@ -47,44 +45,12 @@ BUILD = os.path.abspath(os.path.join(TOP, args.build))
 os.environ["POSTERN_BUILD"] = BUILD
 postern_test.BUILD = BUILD
 LOADGEN = os.path.join(BUILD, "regress", "bench", "loadgen")
-SINK = os.path.join(BUILD, "regress", "bench", "benchsink")
 results = {}
 rows = []
 
 
 def want(section):
     return args.only is None or section in args.only.split(",")
-
-
-def parse_kv(line):
-    return {k: v for k, v in re.findall(r"(\w+)=(\S+)", line)}
-
-
-class BenchSink:
-    def __init__(self, mode="plain"):
-        self.ip = pick_ip()
-        self.port = free_port(self.ip)
-        self.dir = tempfile.mkdtemp(prefix="postern-bsink-")
-        self.counter = os.path.join(self.dir, "count")
-        self.saved = os.path.join(self.dir, "first.eml")
-        cert, key = postern_test.tls_files()
-        cmd = [SINK, "-H", self.ip, "-p", str(self.port), "-t", mode, "-o",
-               self.counter, "-s", self.saved]
-        if mode != "plain":
-            cmd += ["-c", cert, "-k", key]
-        self.proc = subprocess.Popen(cmd)
-        wait_for(lambda: os.path.exists(self.counter), 5, "benchsink")
-
-    def count(self):
-        try:
-            with open(self.counter) as f:
-                return int(f.read().strip() or 0)
-        except (OSError, ValueError):
-            return 0
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(10)
 
 
 def loadgen(ip, port, sessions, msgs, size, mode="starttls", user=None,
@@ -110,20 +76,12 @@ def median_of(runs, key):
     return statistics.median(vals) if vals else float("nan")
 
 
-def dkim_check(path, dnsrecords):
-    """Verify a delivered message with python3-dkim, keys from the
-    records posternctl printed."""
+def dkim_check(path, records):
+    """Both signatures of a delivered message, checked with python3-dkim:
+    (all verified, how many)."""
     import dkim
-
-    def dnsfunc(name, timeout=5):
-        n = name.decode() if isinstance(name, bytes) else name
-        n = n.rstrip(".")
-        return dnsrecords.get(n, "").encode()
-    with open(path, "rb") as f:
-        msg = f.read()
-    sigs = msg.count(b"DKIM-Signature:")
-    ok = all(dkim.DKIM(msg).verify(idx=i, dnsfunc=dnsfunc) for i in range(sigs)) if sigs else False
-    return ok, sigs
+    checks = dkim_verify(dkim, path, records)
+    return bool(checks) and all(ok for _, ok in checks), len(checks)
 
 
 BENCH_DOMAIN = ('domain "example.com" {\n'
@@ -150,33 +108,11 @@ def postern_instance(sink):
     return p, tok, records
 
 
-class Progress(threading.Thread):
-    """Watches the sink's count from the start of the load: when it last
-    changed is the end of the run, end to end (as peers.py measures)."""
-
-    def __init__(self, sink):
-        super().__init__(daemon=True)
-        self.sink, self.t0 = sink, time.time()
-        self.last, self.t_last = 0, self.t0
-        self.stopping = threading.Event()
-        self.start()
-
-    def run(self):
-        while not self.stopping.wait(0.1):
-            n = self.sink.count()
-            if n != self.last:
-                self.last, self.t_last = n, time.time()
-
-    def stop(self):
-        self.stopping.set()
-        self.join(5)
-
-
 def throughput(size, label):
     runs = []
     dk = None
     for i in range(args.runs):
-        sink = BenchSink()
+        sink = BenchSink(BUILD)
         p, tok, records = postern_instance(sink)
         try:
             progress = Progress(sink)
@@ -189,9 +125,7 @@ def throughput(size, label):
                      interval=0.1)
             time.sleep(0.3)         # the count file is rewritten every 100 ms
             progress.stop()
-            span = progress.t_last - progress.t0
-            r["e2e_msgs_per_s"] = progress.last / span if span > 0 else 0.0
-            r["drain_s"] = max(0.0, span - args.warmup - args.seconds)
+            r["e2e_msgs_per_s"], r["drain_s"] = progress.end_to_end(args.warmup + args.seconds)
             runs.append(r)
             if dk is None and os.path.exists(sink.saved):
                 dk = dkim_check(sink.saved, records)
@@ -223,7 +157,7 @@ def cpu_split(size, label):
     """Where the time goes: CPU per accepted message of each postern
     process, of the load generator and of the sink, over one run of the
     workload (warm-up included, every message delivered)."""
-    sink = BenchSink()
+    sink = BenchSink(BUILD)
     p, tok, _ = postern_instance(sink)
     try:
         procs = dict(p.children())
@@ -260,7 +194,7 @@ def cpu_split(size, label):
 
 
 def loadgen_ceiling():
-    sink = BenchSink("starttls")
+    sink = BenchSink(BUILD, "starttls")
     try:
         r = loadgen(sink.ip, sink.port, 50, 20, 2048, "starttls", "x@example.com",
                     "t", args.seconds, args.warmup)
@@ -283,7 +217,7 @@ def pss_kb(pid):
 
 
 def idle_sessions(n):
-    sink = BenchSink()
+    sink = BenchSink(BUILD)
     p, tok, _ = postern_instance(sink)
     try:
         smtpd = p.children()["smtpd"]
@@ -329,7 +263,7 @@ def group_commit():
     results["disk_fsync_per_s"] = rate
     rows.append(("disk: write 4 KB + fsync", "%.0f syncs/s" % rate, "the floor for one-flush-per-message"))
     for c in (1, 10, 100):
-        sink = BenchSink()
+        sink = BenchSink(BUILD)
         p = Postern(plain=True, relay='"smtp://%s:%d"' % (sink.ip, sink.port), verbose=False,
                     test_clock=False)
         p.start()
