@@ -606,6 +606,19 @@ run_client(struct relay_policy *polp)
 		close(run.msg[m].fd);
 }
 
+/*
+ * The commonest case: one message to a@x.test, against a server playing
+ * sc, under pol (NULL: the default policy).  Returns the server's log.
+ */
+static const char *
+deliver_one(const struct script *sc, struct relay_policy *pol)
+{
+	srv_start(sc);
+	run_prepare("a@x.test", NULL, 0, 1);
+	run_client(pol);
+	return srv_stop();
+}
+
 static char *
 read_body(int n)
 {
@@ -748,17 +761,11 @@ test_data_and_dot_replies(void)
 	struct script sc = { .dot = "554 5.7.1 spam" };
 	struct script sc2 = { .data = "451 4.3.0 no space" };
 
-	srv_start(&sc);
-	run_prepare("a@x.test", NULL, 0, 1);
-	run_client(NULL);
-	srv_stop();
+	deliver_one(&sc, NULL);
 	CHECK_INT(run.rcpt[0][0].status, RELAY_PERMFAIL);
 	CHECK_STR(run.rcpt[0][0].text, "spam");
 
-	srv_start(&sc2);
-	run_prepare("a@x.test", NULL, 0, 1);
-	run_client(NULL);
-	srv_stop();
+	deliver_one(&sc2, NULL);
 	CHECK_INT(run.rcpt[0][0].status, RELAY_TEMPFAIL);
 	CHECK_INT(run.rcpt[0][0].code, 451);
 }
@@ -770,10 +777,7 @@ test_helo_fallback_and_8bit(void)
 	const char *log;
 
 	/* HELO works, and a 7-bit message goes through. */
-	srv_start(&sc);
-	run_prepare("a@x.test", NULL, 0, 1);
-	run_client(NULL);
-	log = srv_stop();
+	log = deliver_one(&sc, NULL);
 	CHECK(strstr(log, "C: HELO client.test") != NULL);
 	CHECK_INT(run.rcpt[0][0].status, RELAY_DELIVERED);
 
@@ -819,20 +823,14 @@ test_greeting_refused(void)
 	struct script sc = { .greeting = "554 5.3.2 no service" };
 	struct script sc2 = { .greeting = "421 4.3.2 busy" };
 
-	srv_start(&sc);
-	run_prepare("a@x.test", NULL, 0, 1);
-	run_client(NULL);
-	srv_stop();
+	deliver_one(&sc, NULL);
 	CHECK_INT(run.failed, 1);
 	CHECK_INT(run.fail.status, RELAY_PERMFAIL);
 	CHECK_INT(run.fail.code, 554);
 	CHECK(run.fail.next);
 	CHECK(strstr(run.fail.text, "no service") != NULL);
 
-	srv_start(&sc2);
-	run_prepare("a@x.test", NULL, 0, 1);
-	run_client(NULL);
-	srv_stop();
+	deliver_one(&sc2, NULL);
 	CHECK_INT(run.fail.status, RELAY_TEMPFAIL);
 }
 
@@ -889,10 +887,7 @@ hostile_case(enum hostile h, const char *expect)
 	struct script sc = { .hostile = h };
 	struct relay_policy pol = { .tls = RC_TLS_TRY, .to_command = 2 };
 
-	srv_start(&sc);
-	run_prepare("a@x.test", NULL, 0, 1);
-	run_client(&pol);
-	srv_stop();
+	deliver_one(&sc, &pol);
 	CHECK_INT(run.failed, 1);
 	CHECK_INT(run.fail.status, RELAY_TEMPFAIL);
 	if (strstr(run.fail.text, expect) == NULL) {
@@ -918,10 +913,7 @@ test_starttls(void)
 
 	if (!have_cert)
 		return;
-	srv_start(&sc);
-	run_prepare("a@x.test", NULL, 0, 1);
-	run_client(NULL);
-	log = srv_stop();
+	log = deliver_one(&sc, NULL);
 	CHECK_INT(run.rcpt[0][0].status, RELAY_DELIVERED);
 	CHECK(strncmp(run.tls, "TLSv1.", 6) == 0);
 	CHECK(strstr(log, "T: TLSv1.") != NULL);
@@ -942,19 +934,13 @@ test_starttls_not_tried_or_required(void)
 	if (!have_cert)
 		return;
 	/* A destination whose TLS failed before: no STARTTLS. */
-	srv_start(&sc);
-	run_prepare("a@x.test", NULL, 0, 1);
-	run_client(&no);
-	log = srv_stop();
+	log = deliver_one(&sc, &no);
 	CHECK_INT(run.rcpt[0][0].status, RELAY_DELIVERED);
 	CHECK(strstr(log, "STARTTLS") == NULL);
 	CHECK_STR(run.tls, "");
 
 	/* Required, and not offered. */
-	srv_start(&plain);
-	run_prepare("a@x.test", NULL, 0, 1);
-	run_client(&req);
-	log = srv_stop();
+	log = deliver_one(&plain, &req);
 	CHECK_INT(run.failed, 1);
 	CHECK_STR(run.fail.enhanced, "4.7.4");
 	CHECK(strstr(log, "C: MAIL") == NULL);
@@ -970,27 +956,18 @@ test_tls_failures(void)
 
 	if (!have_cert)
 		return;
-	srv_start(&garbage);
-	run_prepare("a@x.test", NULL, 0, 1);
-	run_client(NULL);
-	srv_stop();
+	deliver_one(&garbage, NULL);
 	CHECK_INT(run.failed, 1);
 	CHECK_INT(run.fail.status, RELAY_TEMPFAIL);
 	CHECK(run.fail.tls_failed);
 	CHECK_STR(run.fail.enhanced, "4.7.5");
 
-	srv_start(&inject);
-	run_prepare("a@x.test", NULL, 0, 1);
-	run_client(NULL);
-	srv_stop();
+	deliver_one(&inject, NULL);
 	CHECK_INT(run.failed, 1);
 	CHECK(strstr(run.fail.text, "injection") != NULL);
 
 	/* Verification on: a self-signed certificate does not pass. */
-	srv_start(&selfsigned);
-	run_prepare("a@x.test", NULL, 0, 1);
-	run_client(&verify);
-	srv_stop();
+	deliver_one(&selfsigned, &verify);
 	CHECK_INT(run.failed, 1);
 	CHECK_STR(run.fail.enhanced, "4.7.5");
 	CHECK(!run.fail.tls_failed);	/* required: nothing to remember */
@@ -1004,10 +981,7 @@ test_implicit_tls(void)
 
 	if (!have_cert)
 		return;
-	srv_start(&sc);
-	run_prepare("a@x.test", NULL, 0, 1);
-	run_client(&pol);
-	srv_stop();
+	deliver_one(&sc, &pol);
 	CHECK_INT(run.rcpt[0][0].status, RELAY_DELIVERED);
 	CHECK(strncmp(run.tls, "TLSv1.", 6) == 0);
 }
@@ -1025,36 +999,24 @@ test_auth(void)
 
 	if (!have_cert)
 		return;
-	srv_start(&plain);
-	run_prepare("a@x.test", NULL, 0, 1);
-	run_client(&pol);
-	log = srv_stop();
+	log = deliver_one(&plain, &pol);
 	CHECK_INT(run.rcpt[0][0].status, RELAY_DELIVERED);
 	CHECK(strstr(log, "C: AUTH PLAIN ") != NULL);
 
 	/* A wrong password: a temporary failure, never a bounce. */
 	bad.pass = "wrong";
-	srv_start(&plain);
-	run_prepare("a@x.test", NULL, 0, 1);
-	run_client(&bad);
-	srv_stop();
+	deliver_one(&plain, &bad);
 	CHECK_INT(run.failed, 1);
 	CHECK_INT(run.fail.status, RELAY_TEMPFAIL);
 	CHECK_INT(run.fail.code, 535);
 
 	/* AUTH LOGIN when PLAIN is not offered. */
-	srv_start(&login);
-	run_prepare("a@x.test", NULL, 0, 1);
-	run_client(&pol);
-	log = srv_stop();
+	log = deliver_one(&login, &pol);
 	CHECK_INT(run.rcpt[0][0].status, RELAY_DELIVERED);
 	CHECK(strstr(log, "U: alice") != NULL);
 
 	/* Credentials never go over a connection without TLS. */
-	srv_start(&notls);
-	run_prepare("a@x.test", NULL, 0, 1);
-	run_client(&pol);
-	log = srv_stop();
+	log = deliver_one(&notls, &pol);
 	CHECK_INT(run.failed, 1);
 	CHECK_STR(run.fail.enhanced, "4.7.4");
 	CHECK(strstr(log, "AUTH") == NULL);
